@@ -1,0 +1,75 @@
+import { createAdaptorServer } from "@hono/node-server";
+import { Redis } from "ioredis";
+import { createSidecarApp } from "./app";
+import { loadSidecarConfig, type SidecarConfig } from "./config";
+import { PgWebSocketProxy } from "./db-proxy/ws-to-tcp";
+import { log } from "./log";
+
+export const PG_PROXY_PATH = "/v2";
+
+export async function startSidecar(config: SidecarConfig) {
+  const redis = config.REDIS_URL
+    ? new Redis(config.REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: true })
+    : null;
+  // Redis being down is a readiness problem, not a reason to crash; ioredis keeps reconnecting.
+  redis?.on("error", (err) => log("warn", "redis connection error", { error: err.message }));
+  redis?.connect().catch(() => {});
+
+  const app = createSidecarApp({ config, redis });
+  const server = createAdaptorServer({ fetch: app.fetch });
+  const pgProxy =
+    config.RELAY_PG_PROXY_TARGETS.length > 0 ? new PgWebSocketProxy(config.RELAY_PG_PROXY_TARGETS) : null;
+
+  server.on("upgrade", (req, socket, head) => {
+    if (!pgProxy?.handleUpgrade(req, socket, head, PG_PROXY_PATH)) socket.destroy();
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(config.RELAY_SIDECAR_PORT, config.RELAY_SIDECAR_HOST, () => resolve());
+  });
+  const address = server.address();
+  const port = typeof address === "object" && address ? address.port : config.RELAY_SIDECAR_PORT;
+  log("info", "sidecar listening", {
+    url: `http://${config.RELAY_SIDECAR_HOST}:${port}`,
+    pgProxy: pgProxy ? { path: PG_PROXY_PATH, targets: config.RELAY_PG_PROXY_TARGETS } : null,
+    redisRest: Boolean(redis && config.RELAY_REDIS_REST_TOKEN),
+  });
+
+  return {
+    port,
+    async close(): Promise<void> {
+      pgProxy?.close();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        // In-flight requests get the grace period; then connections are cut.
+        setTimeout(() => {
+          (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+          resolve();
+        }, config.RELAY_SHUTDOWN_GRACE_MS).unref();
+      });
+      redis?.disconnect();
+    },
+  };
+}
+
+const isEntry = process.argv[1] && import.meta.url.endsWith(process.argv[1].replace(/\\/g, "/"));
+if (isEntry) {
+  let config: SidecarConfig;
+  try {
+    config = loadSidecarConfig(process.env);
+  } catch (err) {
+    log("error", (err as Error).message);
+    process.exit(1);
+  }
+  const sidecar = await startSidecar(config);
+  let stopping = false;
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    process.on(signal, () => {
+      if (stopping) return;
+      stopping = true;
+      log("info", "sidecar stopping", { signal });
+      sidecar.close().then(() => process.exit(0));
+    });
+  }
+}

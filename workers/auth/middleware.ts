@@ -1,0 +1,47 @@
+import type { MiddlewareHandler } from "hono";
+import { errors } from "../../common/errors";
+import { findCallerByKeyHash, touchApiKey } from "../db/queries/api-keys";
+import type { AppEnv } from "../http/types";
+import { hashApiKey, isWellFormedApiKey } from "./api-key";
+import { keyCache } from "./key-cache";
+
+// last_used_at is bookkeeping, not security: write it at most once a minute per key per isolate.
+const TOUCH_INTERVAL_MS = 60_000;
+const lastTouched = new Map<string, number>();
+
+function presentedKey(authorization: string | undefined, xApiKey: string | undefined): string | undefined {
+  if (authorization) {
+    const match = /^Bearer\s+(.+)$/i.exec(authorization.trim());
+    if (!match)
+      throw errors.unauthorized("invalid_authorization", "Authorization header must be 'Bearer <key>'");
+    return match[1]?.trim();
+  }
+  return xApiKey?.trim() || undefined;
+}
+
+/** API-key authentication: the caller's tenant is always the key's tenant. */
+export const requireApiKey: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const key = presentedKey(c.req.header("authorization"), c.req.header("x-api-key"));
+  if (!key) {
+    throw errors.unauthorized(
+      "missing_api_key",
+      "No API key: send 'Authorization: Bearer relay_live_…' or 'x-api-key: relay_live_…'",
+    );
+  }
+  if (!isWellFormedApiKey(key)) throw errors.unauthorized("invalid_api_key", "Invalid API key");
+
+  const hash = await hashApiKey(key);
+  const handle = c.get("db");
+  const caller = await keyCache.get(hash, c.get("config").RELAY_KEY_CACHE_TTL_MS, () =>
+    findCallerByKeyHash(handle.db, hash),
+  );
+  if (!caller) throw errors.unauthorized("invalid_api_key", "Invalid API key");
+  c.set("caller", caller);
+
+  const now = Date.now();
+  if ((lastTouched.get(caller.keyId) ?? 0) + TOUCH_INTERVAL_MS <= now) {
+    lastTouched.set(caller.keyId, now);
+    handle.defer(() => touchApiKey(handle.db, caller.keyId));
+  }
+  await next();
+};

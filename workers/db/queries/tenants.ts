@@ -1,0 +1,73 @@
+import { desc, eq, sql } from "drizzle-orm";
+import { generateApiKey } from "../../auth/api-key";
+import type { Database } from "../database";
+import { apiKeys, tenants } from "../schema";
+import { type ApiKeyDescriptor, insertApiKey } from "./api-keys";
+import { type AuditContext, recordAudit } from "./audit";
+
+export interface TenantDescriptor {
+  id: string;
+  name: string;
+  createdAt: string;
+}
+
+function describe(row: { id: string; name: string; createdAt: Date }): TenantDescriptor {
+  return { id: row.id, name: row.name, createdAt: row.createdAt.toISOString() };
+}
+
+export async function findTenantByName(db: Database, name: string): Promise<TenantDescriptor | null> {
+  const [row] = await db.select().from(tenants).where(eq(tenants.name, name)).limit(1);
+  return row ? describe(row) : null;
+}
+
+/** Null when the name is taken. */
+export async function createTenant(
+  db: Database,
+  audit: AuditContext,
+  name: string,
+): Promise<TenantDescriptor | null> {
+  return db.transaction(async (tx) => {
+    const [row] = await tx.insert(tenants).values({ name }).onConflictDoNothing().returning();
+    if (!row) return null;
+    await recordAudit(tx, audit, {
+      tenantId: row.id,
+      action: "tenant.created",
+      targetType: "tenant",
+      targetId: row.id,
+      metadata: { name },
+    });
+    return describe(row);
+  });
+}
+
+export async function listTenants(db: Database): Promise<(TenantDescriptor & { activeKeys: number })[]> {
+  const rows = await db
+    .select({
+      id: tenants.id,
+      name: tenants.name,
+      createdAt: tenants.createdAt,
+      activeKeys: sql<number>`(count(${apiKeys.id}) filter (where ${apiKeys.revokedAt} is null))::int`,
+    })
+    .from(tenants)
+    .leftJoin(apiKeys, eq(apiKeys.tenantId, tenants.id))
+    .groupBy(tenants.id)
+    .orderBy(desc(tenants.createdAt));
+  return rows.map((r) => ({ ...describe(r), activeKeys: r.activeKeys }));
+}
+
+export interface IssuedKey {
+  apiKey: string;
+  key: ApiKeyDescriptor;
+}
+
+/** Mints a key for a tenant; the secret is returned here and never again. */
+export async function issueApiKey(
+  db: Database,
+  audit: AuditContext,
+  tenantId: string,
+  name: string,
+): Promise<IssuedKey> {
+  const key = await generateApiKey();
+  const descriptor = await insertApiKey(db, audit, tenantId, name, key);
+  return { apiKey: key.secret, key: descriptor };
+}

@@ -1,0 +1,82 @@
+import { sql } from "drizzle-orm";
+import { customType, index, jsonb, pgTable, primaryKey, text, timestamp, uuid } from "drizzle-orm/pg-core";
+
+// bytea in and out as Uint8Array on every driver (pg and Neon return Buffers, PGlite Uint8Arrays).
+const bytea = customType<{ data: Uint8Array<ArrayBuffer>; driverData: Uint8Array | string }>({
+  dataType: () => "bytea",
+  toDriver: (value) => `\\x${Array.from(value, (b) => b.toString(16).padStart(2, "0")).join("")}`,
+  fromDriver: (value) => {
+    if (typeof value === "string") {
+      const hex = value.startsWith("\\x") ? value.slice(2) : value;
+      return Uint8Array.from(hex.match(/../g) ?? [], (h) => Number.parseInt(h, 16));
+    }
+    return Uint8Array.from(value);
+  },
+});
+
+const createdAt = () => timestamp("created_at", { withTimezone: true }).notNull().defaultNow();
+
+export const tenants = pgTable("tenants", {
+  id: uuid("id").primaryKey().defaultRandom(),
+  name: text("name").notNull().unique(),
+  createdAt: createdAt(),
+});
+
+export const apiKeys = pgTable(
+  "api_keys",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    tenantId: uuid("tenant_id")
+      .notNull()
+      .references(() => tenants.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    prefix: text("prefix").notNull(),
+    // SHA-256 (hex) of the whole secret; the secret itself is never stored.
+    hashedSecret: text("hashed_secret").notNull().unique(),
+    createdAt: createdAt(),
+    lastUsedAt: timestamp("last_used_at", { withTimezone: true }),
+    revokedAt: timestamp("revoked_at", { withTimezone: true }),
+  },
+  (t) => [index("api_keys_tenant_idx").on(t.tenantId, t.createdAt)],
+);
+
+export const providerCredentials = pgTable(
+  "provider_credentials",
+  {
+    tenantId: uuid("tenant_id")
+      .notNull()
+      .references(() => tenants.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    provider: text("provider", { enum: ["anthropic", "openai", "openai_compatible"] }).notNull(),
+    label: text("label"),
+    baseUrl: text("base_url"),
+    // AES-256-GCM, with tenant and name bound as additional authenticated data.
+    ciphertext: bytea("ciphertext").notNull(),
+    iv: bytea("iv").notNull(),
+    authTag: bytea("auth_tag").notNull(),
+    createdAt: createdAt(),
+    updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.name] })],
+);
+
+export const auditEvents = pgTable(
+  "audit_events",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    tenantId: uuid("tenant_id")
+      .notNull()
+      .references(() => tenants.id, { onDelete: "cascade" }),
+    // "api_key:<id>", "admin", "bootstrap" or "system".
+    actor: text("actor").notNull(),
+    action: text("action").notNull(),
+    targetType: text("target_type").notNull(),
+    targetId: text("target_id").notNull(),
+    metadata: jsonb("metadata").$type<Record<string, unknown>>().notNull().default(sql`'{}'::jsonb`),
+    requestId: text("request_id"),
+    ipAddress: text("ip_address"),
+    userAgent: text("user_agent"),
+    createdAt: createdAt(),
+  },
+  (t) => [index("audit_events_tenant_idx").on(t.tenantId, t.createdAt)],
+);
