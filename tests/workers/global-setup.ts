@@ -1,0 +1,48 @@
+import type { TestProject } from "vitest/node";
+import { createTestDatabase, freePort, REDIS_URL, randomHex, startTestSidecar } from "../helpers/stack";
+
+/**
+ * Runs in Node before the Worker tests: a fresh, migrated database on the machine's Postgres and
+ * the sidecar on a free port, which carries the Worker's Postgres traffic (WebSocket proxy) and
+ * its Redis traffic (Upstash REST). Everything it starts it stops.
+ */
+export default async function setup(project: TestProject) {
+  const database = await createTestDatabase();
+  const deadPort = await freePort(); // allow-listed but closed: "Postgres is down"
+  const redisToken = randomHex(24);
+  const sidecar = await startTestSidecar({
+    RELAY_PG_PROXY_TARGETS: `127.0.0.1:5432,127.0.0.1:${deadPort}`,
+    REDIS_URL,
+    RELAY_REDIS_REST_TOKEN: redisToken,
+  });
+
+  // Every binding is set, empty when unused, so a developer's .dev.vars cannot leak into tests.
+  const bindings = {
+    RELAY_MASTER_KEY_PREVIOUS: "",
+    RELAY_INTERNAL_SECRET: "",
+    RELAY_KEY_CACHE_TTL_MS: "5000",
+    MAX_REQUEST_BODY_BYTES: "1048576",
+    DATABASE_URL: database.url,
+    RELAY_DB_WS_PROXY: `ws://127.0.0.1:${sidecar.port}/v2`,
+    RELAY_MASTER_KEY: randomHex(32),
+    RELAY_ADMIN_TOKEN: randomHex(24),
+    UPSTASH_REDIS_REST_URL: `${sidecar.url}/redis`,
+    UPSTASH_REDIS_REST_TOKEN: redisToken,
+    RELAY_ALLOW_PRIVATE_UPSTREAMS: "false",
+    SIDECAR_URL: sidecar.url,
+  };
+  project.provide("workerBindings", bindings);
+  project.provide("deadDatabaseUrl", `postgres://postgres@127.0.0.1:${deadPort}/${database.name}`);
+
+  return async () => {
+    await sidecar.stop();
+    await database.drop();
+  };
+}
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    workerBindings: Record<string, string>;
+    deadDatabaseUrl: string;
+  }
+}
