@@ -34,7 +34,7 @@ async function main(): Promise<number> {
   }
   const env = nodeEnv();
   const say = (msg: string) => (values.json ? console.error(msg) : console.log(msg));
-  const tenantName = (values.tenant ?? env.RELAY_TENANT_NAME ?? "default").trim();
+  const tenantName = (values.tenant || env.RELAY_TENANT_NAME || "default").trim();
   if (!tenantName || tenantName.length > 200) {
     console.error("--tenant must be 1-200 characters");
     return 2;

@@ -3,7 +3,8 @@ import { resolve } from "node:path";
 import { parseEnv } from "node:util";
 
 export const ROOT = resolve(import.meta.dirname, "../..");
-export const STATE_DIR = resolve(ROOT, ".relay");
+/** Local state (embedded database, dev session info): `.relay/` unless RELAY_STATE_DIR says otherwise. */
+export const STATE_DIR = resolve(ROOT, process.env.RELAY_STATE_DIR || ".relay");
 export const DEV_VARS = resolve(ROOT, ".dev.vars");
 export const DEV_STATE = resolve(STATE_DIR, "dev.json");
 export const PGLITE_DIR = resolve(STATE_DIR, "pgdata");

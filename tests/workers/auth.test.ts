@@ -15,13 +15,14 @@ describe("API-key authentication", () => {
 
   it("refuses malformed, unknown and wrongly presented keys", async () => {
     const unknown = `relay_live_${"A".repeat(43)}`;
-    for (const headers of [
+    const attempts: Record<string, string>[] = [
       { authorization: "Bearer nope" },
       { authorization: `Bearer ${unknown}` },
       { "x-api-key": unknown },
       { authorization: `Basic ${btoa("a:b")}` },
       { authorization: "Bearer relay_live_short" },
-    ]) {
+    ];
+    for (const headers of attempts) {
       const res = await call("/v1/keys", { headers });
       expect(res.status, JSON.stringify(headers)).toBe(401);
       expect(res.body.error.type).toBe("authentication_error");

@@ -2,6 +2,8 @@ import { exports } from "cloudflare:workers";
 import { inject } from "vitest";
 
 export const bindings = inject("workerBindings");
+// The Worker under test (wrangler.toml's main), as a service binding.
+const self = (exports as unknown as { default: Fetcher }).default;
 export const BASE = "http://relay.test";
 
 export interface Json {
@@ -23,7 +25,7 @@ export async function call(
     headers.set("content-type", "application/json");
     body = JSON.stringify(init.json);
   }
-  const res = await exports.default.fetch(new Request(`${BASE}${path}`, { ...init, headers, body }));
+  const res = await self.fetch(new Request(`${BASE}${path}`, { ...init, headers, body }));
   const text = await res.text();
   let parsed: unknown;
   try {
