@@ -58,7 +58,7 @@ export function startProcess(
   return { name, child, exited };
 }
 
-function groupAlive(pid: number): boolean {
+export function groupAlive(pid: number): boolean {
   try {
     process.kill(-pid, 0);
     return true;

@@ -3,7 +3,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { portIsFree } from "../../scripts/lib/processes";
+import { groupAlive, portIsFree } from "../../scripts/lib/processes";
 import { runScript } from "../helpers/run";
 import { freePort, REDIS_URL, ROOT } from "../helpers/stack";
 
@@ -17,15 +17,6 @@ function processesMentioning(needle: string): string[] {
     } catch {}
   }
   return found;
-}
-
-function groupAlive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 describe("npm run dev", () => {

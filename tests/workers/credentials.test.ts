@@ -1,4 +1,3 @@
-import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { and, eq } from "drizzle-orm";
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { type Env, loadConfig } from "../../workers/config/env";
@@ -6,8 +5,7 @@ import { DecryptError, loadMasterKeys } from "../../workers/credentials/crypto";
 import { RequestDb } from "../../workers/db/client";
 import { loadCredential } from "../../workers/db/queries/credentials";
 import { providerCredentials } from "../../workers/db/schema";
-import worker from "../../workers/index";
-import { bindings, call, createTenant } from "./helpers";
+import { bindings, call, callWith, createTenant } from "./helpers";
 
 const handle = new RequestDb(loadConfig({ ...bindings } as Env));
 const db = handle.db;
@@ -164,17 +162,11 @@ describe("BYOK credentials", () => {
 
   it("allows private base URLs when RELAY_ALLOW_PRIVATE_UPSTREAMS=true", async () => {
     const { apiKey } = await createTenant();
-    const ctx = createExecutionContext();
-    const res = await worker.fetch(
-      new Request("http://relay.test/v1/credentials/ollama", {
-        method: "PUT",
-        headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" },
-        body: JSON.stringify({ apiKey: "k", baseUrl: "http://127.0.0.1:11434/v1" }),
-      }),
-      { ...bindings, RELAY_ALLOW_PRIVATE_UPSTREAMS: "true" },
-      ctx,
-    );
-    await waitOnExecutionContext(ctx);
+    const res = await callWith({ RELAY_ALLOW_PRIVATE_UPSTREAMS: "true" }, "/v1/credentials/ollama", {
+      method: "PUT",
+      key: apiKey,
+      json: { apiKey: "k", baseUrl: "http://127.0.0.1:11434/v1" },
+    });
     expect(res.status).toBe(201);
   });
 });
@@ -250,17 +242,11 @@ describe("credential encryption at rest", () => {
     ).rejects.toBeInstanceOf(DecryptError);
 
     // A Worker running with the new key (and the old one as PREVIOUS) writes under the new key.
-    const ctx = createExecutionContext();
-    const res = await worker.fetch(
-      new Request("http://relay.test/v1/credentials/anthropic", {
-        method: "PUT",
-        headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" },
-        body: JSON.stringify({ apiKey: "sk-after-rotation" }),
-      }),
-      { ...bindings, RELAY_MASTER_KEY: next, RELAY_MASTER_KEY_PREVIOUS: bindings.RELAY_MASTER_KEY as string },
-      ctx,
+    const res = await callWith(
+      { RELAY_MASTER_KEY: next, RELAY_MASTER_KEY_PREVIOUS: bindings.RELAY_MASTER_KEY as string },
+      "/v1/credentials/anthropic",
+      { method: "PUT", key: apiKey, json: { apiKey: "sk-after-rotation" } },
     );
-    await waitOnExecutionContext(ctx);
     expect(res.status).toBe(200);
     expect((await loadCredential(db, tenantId, "anthropic", await loadMasterKeys(next)))?.apiKey).toBe(
       "sk-after-rotation",
@@ -270,18 +256,12 @@ describe("credential encryption at rest", () => {
   it("gives a clear configuration error when the master key is missing or malformed", async () => {
     const { apiKey } = await createTenant();
     for (const bad of ["", "too-short"]) {
-      const ctx = createExecutionContext();
-      const res = await worker.fetch(
-        new Request("http://relay.test/v1/credentials/openai", {
-          method: "PUT",
-          headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" },
-          body: JSON.stringify({ apiKey: "sk-x" }),
-        }),
-        { ...bindings, RELAY_MASTER_KEY: bad },
-        ctx,
-      );
-      await waitOnExecutionContext(ctx);
-      const body = (await res.json()) as { error: { code: string; message: string } };
+      const res = await callWith({ RELAY_MASTER_KEY: bad }, "/v1/credentials/openai", {
+        method: "PUT",
+        key: apiKey,
+        json: { apiKey: "sk-x" },
+      });
+      const body = res.body;
       expect(res.status).toBe(500);
       expect(body.error.code).toBe("configuration_error");
       expect(body.error.message).toContain("RELAY_MASTER_KEY");

@@ -1,7 +1,5 @@
-import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, inject, it } from "vitest";
-import worker from "../../workers/index";
-import { bindings, call } from "./helpers";
+import { call, callWith } from "./helpers";
 
 describe("health and readiness", () => {
   it("answers /health without touching dependencies, with a request id", async () => {
@@ -27,16 +25,7 @@ describe("health and readiness", () => {
     expect(res.body.checks.redis.configured).not.toBe(false);
   });
 
-  async function readyzWith(overrides: Record<string, string>) {
-    const ctx = createExecutionContext();
-    const res = await worker.fetch(
-      new Request("http://relay.test/readyz"),
-      { ...bindings, ...overrides },
-      ctx,
-    );
-    await waitOnExecutionContext(ctx);
-    return { status: res.status, body: (await res.json()) as any };
-  }
+  const readyzWith = (overrides: Record<string, string>) => callWith(overrides, "/readyz");
 
   it("goes red with 503 and says Postgres is failing when Postgres is down", async () => {
     const res = await readyzWith({ DATABASE_URL: inject("deadDatabaseUrl") });

@@ -1,10 +1,13 @@
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { exports } from "cloudflare:workers";
 import { inject } from "vitest";
+import worker from "../../workers/index";
 
 export const bindings = inject("workerBindings");
+export const BASE = "http://relay.test";
+
 // The Worker under test (wrangler.toml's main), as a service binding.
 const self = (exports as unknown as { default: Fetcher }).default;
-export const BASE = "http://relay.test";
 
 export interface Json {
   status: number;
@@ -13,11 +16,9 @@ export interface Json {
   text: string;
 }
 
-/** Calls the Worker's own fetch handler, as a client would. */
-export async function call(
-  path: string,
-  init: RequestInit & { key?: string; json?: unknown } = {},
-): Promise<Json> {
+type CallInit = RequestInit & { key?: string; json?: unknown };
+
+function buildRequest(path: string, init: CallInit): Request {
   const headers = new Headers(init.headers);
   if (init.key) headers.set("authorization", `Bearer ${init.key}`);
   let body = init.body;
@@ -25,7 +26,10 @@ export async function call(
     headers.set("content-type", "application/json");
     body = JSON.stringify(init.json);
   }
-  const res = await self.fetch(new Request(`${BASE}${path}`, { ...init, headers, body }));
+  return new Request(`${BASE}${path}`, { ...init, headers, body });
+}
+
+async function readJson(res: Response): Promise<Json> {
   const text = await res.text();
   let parsed: unknown;
   try {
@@ -34,6 +38,24 @@ export async function call(
     parsed = undefined;
   }
   return { status: res.status, headers: res.headers, body: parsed, text };
+}
+
+/** Calls the Worker's own fetch handler, as a client would. */
+export async function call(path: string, init: CallInit = {}): Promise<Json> {
+  return readJson(await self.fetch(buildRequest(path, init)));
+}
+
+/** Calls the Worker's handler with some bindings changed (a misconfigured or rotating deployment). */
+export async function callWith(
+  overrides: Record<string, string>,
+  path: string,
+  init: CallInit = {},
+): Promise<Json> {
+  const ctx = createExecutionContext();
+  const res = await worker.fetch(buildRequest(path, init), { ...bindings, ...overrides }, ctx);
+  const out = await readJson(res);
+  await waitOnExecutionContext(ctx);
+  return out;
 }
 
 export async function createTenant(
