@@ -11,7 +11,10 @@ export type ErrorType =
   | "api_error"
   | "server_error"
   | "timeout_error"
-  | "service_unavailable";
+  | "service_unavailable"
+  | "overloaded_error"
+  // An upstream's own error type is kept as it came.
+  | (string & {});
 
 export interface ErrorInit {
   status: number;
@@ -81,6 +84,10 @@ export const errors = {
     new RelayError({ status: 500, type: "server_error", code: "configuration_error", message }),
   unavailable: (code: string, message: string) =>
     new RelayError({ status: 503, type: "service_unavailable", code, message }),
+  badGateway: (code: string, message: string) =>
+    new RelayError({ status: 502, type: "api_error", code, message }),
+  timeout: (message: string) =>
+    new RelayError({ status: 504, type: "timeout_error", code: "upstream_timeout", message }),
   internal: () =>
     new RelayError({
       status: 500,

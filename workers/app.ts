@@ -5,11 +5,13 @@ import { requireApiKey } from "./auth/middleware";
 import { loadConfig } from "./config/env";
 import { credentialRoutes } from "./credentials/routes";
 import { RequestDb } from "./db/client";
+import { gatewayRoutes } from "./gateway/routes";
 import { healthRoutes } from "./health/routes";
 import { notFound, onError } from "./http/errors";
 import { requestId } from "./http/request-id";
 import type { AppEnv } from "./http/types";
 import { keyRoutes } from "./keys/routes";
+import { usageRoutes } from "./usage/routes";
 
 /** Config and a lazily opened database handle for every authenticated surface. */
 const services: MiddlewareHandler<AppEnv> = async (c, next) => {
@@ -36,6 +38,8 @@ export function createApp(): Hono<AppEnv> {
   app.route("/v1/keys", keyRoutes);
   app.route("/v1/credentials", credentialRoutes);
   app.route("/v1/audit", auditRoutes);
+  app.route("/v1/usage", usageRoutes);
+  app.route("/v1", gatewayRoutes);
 
   app.use("/admin/*", services);
   app.route("/admin", adminRoutes);

@@ -150,7 +150,7 @@ describe("BYOK credentials", () => {
       "http://[::ffff:127.0.0.1]/v1",
       "https://user:pass@api.example.com/v1",
     ]) {
-      const res = await call("/v1/credentials/ollama", {
+      const res = await callWith({ RELAY_ALLOW_PRIVATE_UPSTREAMS: "false" }, "/v1/credentials/ollama", {
         method: "PUT",
         key: apiKey,
         json: { apiKey: "k", baseUrl },

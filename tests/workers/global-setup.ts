@@ -1,5 +1,6 @@
 import type { TestProject } from "vitest/node";
 import { createTestDatabase, freePort, REDIS_URL, randomHex, startTestSidecar } from "../helpers/stack";
+import { startMockUpstream } from "../mocks/upstream";
 
 /**
  * Runs in Node before the Worker tests: a fresh, migrated database on the machine's Postgres and
@@ -10,6 +11,7 @@ export default async function setup(project: TestProject) {
   const database = await createTestDatabase();
   const deadPort = await freePort(); // allow-listed but closed: "Postgres is down"
   const redisToken = randomHex(24);
+  const mock = await startMockUpstream();
   const sidecar = await startTestSidecar({
     RELAY_PG_PROXY_TARGETS: `127.0.0.1:5432,127.0.0.1:${deadPort}`,
     REDIS_URL,
@@ -28,13 +30,26 @@ export default async function setup(project: TestProject) {
     RELAY_ADMIN_TOKEN: randomHex(24),
     UPSTASH_REDIS_REST_URL: `${sidecar.url}/redis`,
     UPSTASH_REDIS_REST_TOKEN: redisToken,
-    RELAY_ALLOW_PRIVATE_UPSTREAMS: "false",
+    // The mock upstreams live on 127.0.0.1; the SSRF tests turn this off for themselves.
+    RELAY_ALLOW_PRIVATE_UPSTREAMS: "true",
+    RELAY_CLOUD_MODELS: JSON.stringify({
+      "deepseek-chat": { base_url: `${mock.url}/openai/v1`, auth_env: "DEEPSEEK_API_KEY", ctx_size: 131072 },
+    }),
+    DEEPSEEK_API_KEY: "sk-test-openai",
+    RELAY_CLOUD_FALLBACK_URL: "",
+    RELAY_UNKNOWN_FIELD_POLICY: "pass_through",
+    RELAY_MODEL_PRICES: "",
+    DEFAULT_MODEL: "",
+    REQUEST_TIMEOUT_SECONDS: "600",
+    RELAY_FIRST_BYTE_TIMEOUT_SECONDS: "120",
+    MOCK_UPSTREAM_URL: mock.url,
     SIDECAR_URL: sidecar.url,
   };
   project.provide("workerBindings", bindings);
   project.provide("deadDatabaseUrl", `postgres://postgres@127.0.0.1:${deadPort}/${database.name}`);
 
   return async () => {
+    await mock.close();
     await sidecar.stop();
     await database.drop();
   };

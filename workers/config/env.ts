@@ -15,6 +15,27 @@ export interface Env {
   RELAY_ALLOW_PRIVATE_UPSTREAMS?: string;
   RELAY_KEY_CACHE_TTL_MS?: string;
   MAX_REQUEST_BODY_BYTES?: string;
+  MAX_UPSTREAM_RESPONSE_BYTES?: string;
+  REQUEST_TIMEOUT_SECONDS?: string;
+  RELAY_FIRST_BYTE_TIMEOUT_SECONDS?: string;
+  RELAY_MAX_RETRIES?: string;
+  RELAY_RETRY_MAX_WAIT_MS?: string;
+  RELAY_CREDENTIAL_CACHE_TTL_MS?: string;
+  RELAY_UNKNOWN_FIELD_POLICY?: string;
+  RELAY_CLOUD_MODELS?: string;
+  RELAY_CLOUD_FALLBACK_URL?: string;
+  RELAY_CLOUD_FALLBACK_API_KEY?: string;
+  RELAY_MODEL_PRICES?: string;
+  RELAY_ANTHROPIC_DEFAULT_MAX_TOKENS?: string;
+  DEFAULT_MODEL?: string;
+  DEFAULT_TEMPERATURE?: string;
+  DEFAULT_TOP_P?: string;
+  DEFAULT_TOP_K?: string;
+  DEFAULT_MIN_P?: string;
+  DEFAULT_PRESENCE_PENALTY?: string;
+  DEFAULT_REPETITION_PENALTY?: string;
+  /** Secrets named by RELAY_CLOUD_MODELS entries' auth_env. */
+  [authEnv: string]: string | undefined;
 }
 
 const flag = z
@@ -54,6 +75,57 @@ const optionalUrl = (protocols: string[]) =>
     `must be a URL (${protocols.join(" or ")})`,
   );
 
+const optionalNumber = z
+  .string()
+  .optional()
+  .transform((v, ctx) => {
+    if (v === undefined || v.trim() === "") return undefined;
+    const n = Number(v);
+    if (!Number.isFinite(n)) {
+      ctx.addIssue({ code: "custom", message: "must be a number" });
+      return z.NEVER;
+    }
+    return n;
+  });
+
+/** A JSON value in a variable, validated by `inner`. */
+const jsonOf = <T extends z.ZodType>(inner: T) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx): z.output<T> | undefined => {
+      if (v === undefined || v.trim() === "") return undefined;
+      let value: unknown;
+      try {
+        value = JSON.parse(v);
+      } catch {
+        ctx.addIssue({ code: "custom", message: "must be JSON" });
+        return z.NEVER;
+      }
+      const parsed = inner.safeParse(value);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        ctx.addIssue({ code: "custom", message: `${issue?.path.join(".") || "value"}: ${issue?.message}` });
+        return z.NEVER;
+      }
+      return parsed.data;
+    });
+
+const cloudModel = z.object({
+  base_url: z.url({ protocol: /^https?$/ }),
+  auth_env: z
+    .string()
+    .regex(/^[A-Z_][A-Z0-9_]*$/, "must be an environment variable name")
+    .optional(),
+  ctx_size: z.number().int().positive().optional(),
+});
+
+const price = z.object({
+  input: z.number().nonnegative(),
+  output: z.number().nonnegative(),
+  cached_input: z.number().nonnegative().optional(),
+});
+
 const schema = z.object({
   DATABASE_URL: optionalUrl(["postgres:", "postgresql:"]),
   RELAY_DB_WS_PROXY: optionalUrl(["ws:", "wss:"]),
@@ -70,6 +142,28 @@ const schema = z.object({
   RELAY_ALLOW_PRIVATE_UPSTREAMS: flag,
   RELAY_KEY_CACHE_TTL_MS: int(5000, 0, 10_000),
   MAX_REQUEST_BODY_BYTES: int(1_048_576, 1024, 100 * 1_048_576),
+  MAX_UPSTREAM_RESPONSE_BYTES: int(16_777_216, 1024, 1024 * 1_048_576),
+  REQUEST_TIMEOUT_SECONDS: int(600, 1, 3600),
+  RELAY_FIRST_BYTE_TIMEOUT_SECONDS: int(120, 1, 3600),
+  RELAY_MAX_RETRIES: int(2, 0, 10),
+  RELAY_RETRY_MAX_WAIT_MS: int(10_000, 0, 120_000),
+  RELAY_CREDENTIAL_CACHE_TTL_MS: int(30_000, 0, 300_000),
+  RELAY_UNKNOWN_FIELD_POLICY: z
+    .enum(["pass_through", "strip", "reject", ""])
+    .optional()
+    .transform((v) => (v ? v : "pass_through")),
+  RELAY_CLOUD_MODELS: jsonOf(z.record(z.string().min(1), cloudModel)),
+  RELAY_CLOUD_FALLBACK_URL: optionalUrl(["http:", "https:"]),
+  RELAY_CLOUD_FALLBACK_API_KEY: optionalText,
+  RELAY_MODEL_PRICES: jsonOf(z.record(z.string().min(1), price)),
+  RELAY_ANTHROPIC_DEFAULT_MAX_TOKENS: int(4096, 1, 1_000_000),
+  DEFAULT_MODEL: optionalText,
+  DEFAULT_TEMPERATURE: optionalNumber,
+  DEFAULT_TOP_P: optionalNumber,
+  DEFAULT_TOP_K: optionalNumber,
+  DEFAULT_MIN_P: optionalNumber,
+  DEFAULT_PRESENCE_PENALTY: optionalNumber,
+  DEFAULT_REPETITION_PENALTY: optionalNumber,
 });
 
 export type Config = z.output<typeof schema>;

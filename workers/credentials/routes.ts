@@ -10,6 +10,7 @@ import {
 } from "../db/queries/credentials";
 import { readJson } from "../http/body";
 import type { AppEnv } from "../http/types";
+import { credentialCache } from "./cache";
 import { masterKeys } from "./master-keys";
 import { checkUpstreamUrl } from "./ssrf";
 
@@ -89,6 +90,7 @@ export const credentialRoutes = new Hono<AppEnv>()
       await masterKeys(config),
       input,
     );
+    credentialCache.forget(tenantId);
     return c.json({ credential: result.credential }, result.created ? 201 : 200);
   })
   .get("/", async (c) =>

@@ -1,5 +1,17 @@
 import { sql } from "drizzle-orm";
-import { customType, index, jsonb, pgTable, primaryKey, text, timestamp, uuid } from "drizzle-orm/pg-core";
+import {
+  boolean,
+  customType,
+  doublePrecision,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uuid,
+} from "drizzle-orm/pg-core";
 
 // bytea in and out as Uint8Array on every driver (pg and Neon return Buffers, PGlite Uint8Arrays).
 const bytea = customType<{ data: Uint8Array<ArrayBuffer>; driverData: Uint8Array | string }>({
@@ -79,4 +91,34 @@ export const auditEvents = pgTable(
     createdAt: createdAt(),
   },
   (t) => [index("audit_events_tenant_idx").on(t.tenantId, t.createdAt)],
+);
+
+/** One row per proxied request. The id is minted once per request, so a retried write cannot count twice. */
+export const usageEvents = pgTable(
+  "usage_events",
+  {
+    id: uuid("id").primaryKey(),
+    requestId: text("request_id").notNull(),
+    tenantId: uuid("tenant_id")
+      .notNull()
+      .references(() => tenants.id, { onDelete: "cascade" }),
+    keyId: uuid("key_id"),
+    endpoint: text("endpoint").notNull(),
+    provider: text("provider"),
+    model: text("model"),
+    requestedModel: text("requested_model"),
+    status: integer("status").notNull(),
+    errorCode: text("error_code"),
+    stream: boolean("stream").notNull().default(false),
+    inputTokens: integer("input_tokens").notNull().default(0),
+    outputTokens: integer("output_tokens").notNull().default(0),
+    cachedTokens: integer("cached_tokens").notNull().default(0),
+    // USD; null when the model has no price in the table.
+    costUsd: doublePrecision("cost_usd"),
+    latencyMs: integer("latency_ms").notNull(),
+    ttfbMs: integer("ttfb_ms"),
+    attempts: integer("attempts").notNull().default(1),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull(),
+  },
+  (t) => [index("usage_events_tenant_time_idx").on(t.tenantId, t.createdAt)],
 );

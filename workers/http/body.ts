@@ -8,6 +8,14 @@ import type { AppEnv } from "./types";
  * has none), then validates it. Every failure is a 4xx in the envelope.
  */
 export async function readJson<S extends z.ZodType>(c: Context<AppEnv>, schema: S): Promise<z.output<S>> {
+  return (await readJsonWithRaw(c, schema)).value;
+}
+
+/** The validated body and the text it came from (forwarded as-is when nothing changes). */
+export async function readJsonWithRaw<S extends z.ZodType>(
+  c: Context<AppEnv>,
+  schema: S,
+): Promise<{ value: z.output<S>; raw: string }> {
   const type = c.req.header("content-type");
   if (!type || !/^application\/(?:[\w.+-]+\+)?json\b/i.test(type)) throw errors.unsupportedMediaType(type);
 
@@ -29,7 +37,7 @@ export async function readJson<S extends z.ZodType>(c: Context<AppEnv>, schema: 
     const message = issue ? (param ? `${param}: ${issue.message}` : issue.message) : "Invalid request body";
     throw errors.badRequest("invalid_request", message, param);
   }
-  return result.data;
+  return { value: result.data, raw: text };
 }
 
 async function readLimited(body: ReadableStream<Uint8Array> | null, limit: number): Promise<string> {

@@ -9,6 +9,8 @@ export function redisFrom(config: Config, signal?: AbortSignal): Redis | null {
     token: config.UPSTASH_REDIS_REST_TOKEN,
     retry: false,
     enableTelemetry: false,
+    // relay stores its own JSON; values come back as the strings that were written.
+    automaticDeserialization: false,
     signal,
   });
 }

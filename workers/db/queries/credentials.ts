@@ -111,6 +111,21 @@ export interface DecryptedCredential extends CredentialDescriptor {
   apiKey: string;
 }
 
+export type SealedCredential = typeof providerCredentials.$inferSelect;
+
+/** Every credential row of a tenant, still sealed (the routing cache decrypts on use). */
+export async function listSealedCredentials(db: Database, tenantId: string): Promise<SealedCredential[]> {
+  return db.select().from(providerCredentials).where(eq(providerCredentials.tenantId, tenantId));
+}
+
+export async function decryptCredential(
+  row: SealedCredential,
+  keys: MasterKeys,
+): Promise<DecryptedCredential> {
+  const { plaintext } = await open(keys, row, credentialAad(row.tenantId, row.name));
+  return { ...describe(row), apiKey: plaintext };
+}
+
 /** The one place a credential is decrypted; callers keep the plaintext out of logs and responses. */
 export async function loadCredential(
   db: Database,
@@ -123,9 +138,7 @@ export async function loadCredential(
     .from(providerCredentials)
     .where(and(eq(providerCredentials.tenantId, tenantId), eq(providerCredentials.name, name)))
     .limit(1);
-  if (!row) return null;
-  const { plaintext } = await open(keys, row, credentialAad(tenantId, name));
-  return { ...describe(row), apiKey: plaintext };
+  return row ? decryptCredential(row, keys) : null;
 }
 
 /**

@@ -1,0 +1,193 @@
+import { errors } from "../../common/errors";
+import type { Config } from "../config/env";
+import type { Target } from "../routing/resolve";
+import { chatToMessages } from "../translate/chat-to-messages";
+import { messagesToChat } from "../translate/messages-to-chat";
+import { anthropicToChatCompletion, chatCompletionToAnthropic } from "../translate/responses";
+import {
+  AnthropicPassthrough,
+  AnthropicToOpenAIStream,
+  OpenAIPassthrough,
+  OpenAIToAnthropicStream,
+  type StreamTranslator,
+} from "../translate/streams";
+import type {
+  AnthropicRequest,
+  AnthropicResponse,
+  Json,
+  OpenAIChatRequest,
+  TokenUsage,
+} from "../translate/types";
+import { fromAnthropicUsage, fromOpenAIUsage } from "../translate/usage";
+import { applySamplingDefaults, type Endpoint, RELAY_FIELDS } from "./fields";
+
+/** The client's side of a request: which API it called, and its parsed body. */
+export interface ClientRequest {
+  endpoint: Endpoint;
+  body: Json;
+  /** The client's raw body, forwarded as-is when nothing in it has to change. */
+  raw: string;
+  stream: boolean;
+  /** Headers that pass through to Anthropic (`anthropic-version`, `anthropic-beta`). */
+  anthropicHeaders: Record<string, string>;
+}
+
+/** How to call one target, and how to turn its answer into the client's format. */
+export interface Plan {
+  url: string;
+  headers: Record<string, string>;
+  body: string;
+  /** Non-streamed answer → client body (unchanged text when it needs no translation) and usage. */
+  respond(text: string): { body: string; usage: TokenUsage | null };
+  translator(): StreamTranslator;
+}
+
+const ANTHROPIC_VERSION = "2023-06-01";
+
+function parseJson<T>(text: string): T {
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    throw errors.badGateway("upstream_invalid_response", "The upstream answered with invalid JSON");
+  }
+}
+
+/** Passes usage through unchanged, so a pass-through answer is forwarded byte for byte. */
+function usageOnly(
+  text: string,
+  read: (body: Json) => TokenUsage | null,
+): { body: string; usage: TokenUsage | null } {
+  return { body: text, usage: read(parseJson<Json>(text)) };
+}
+
+function anthropicUrl(base: string): string {
+  // Accept both the SDK convention (https://api.anthropic.com) and a base that ends in /v1.
+  return `${base.replace(/\/+$/, "").replace(/\/v1$/, "")}/v1/messages`;
+}
+
+function openAIHeaders(target: Target, stream: boolean): Record<string, string> {
+  return {
+    "content-type": "application/json",
+    accept: stream ? "text/event-stream" : "application/json",
+    ...(target.apiKey ? { authorization: `Bearer ${target.apiKey}` } : {}),
+  };
+}
+
+function anthropicHeaders(
+  target: Target,
+  stream: boolean,
+  client: Record<string, string>,
+): Record<string, string> {
+  return {
+    "content-type": "application/json",
+    accept: stream ? "text/event-stream" : "application/json",
+    "anthropic-version": client["anthropic-version"] ?? ANTHROPIC_VERSION,
+    ...(client["anthropic-beta"] ? { "anthropic-beta": client["anthropic-beta"] } : {}),
+    ...(target.apiKey ? { "x-api-key": target.apiKey } : {}),
+  };
+}
+
+/**
+ * The client body for the upstream in the same format: model swapped, relay's own fields removed.
+ * Returns the client's raw text when nothing changed, to spare a re-serialisation.
+ */
+function sameFormatBody(
+  req: ClientRequest,
+  target: Target,
+  config: Config,
+  extra?: (b: Json) => boolean,
+): string {
+  const body: Json = { ...req.body };
+  let changed = body.model !== target.model;
+  body.model = target.model;
+  for (const f of RELAY_FIELDS) {
+    if (f in body) {
+      delete body[f];
+      changed = true;
+    }
+  }
+  if (extra?.(body)) changed = true;
+  const fieldCount = Object.keys(body).length;
+  applySamplingDefaults(body, config, target);
+  if (Object.keys(body).length !== fieldCount) changed = true;
+  return changed ? JSON.stringify(body) : req.raw;
+}
+
+export function planRequest(req: ClientRequest, target: Target, config: Config): Plan {
+  const { endpoint, stream } = req;
+
+  if (endpoint === "embeddings") {
+    if (target.wire !== "openai") {
+      throw errors.badRequest("unsupported_endpoint", `'${target.provider}' has no embeddings API`, "model");
+    }
+    return {
+      url: `${target.baseUrl}/embeddings`,
+      headers: openAIHeaders(target, false),
+      body: sameFormatBody(req, target, config),
+      respond: (text) => usageOnly(text, (b) => fromOpenAIUsage(b.usage as never)),
+      translator: () => {
+        throw new Error("embeddings do not stream");
+      },
+    };
+  }
+
+  if (endpoint === "chat" && target.wire === "openai") {
+    const options = req.body.stream_options as { include_usage?: boolean } | undefined;
+    const clientWantsUsage = options?.include_usage === true;
+    // Streams always report usage: relay asks for it and removes the chunk if the client did not.
+    const body = sameFormatBody(req, target, config, (b) => {
+      if (!stream || clientWantsUsage) return false;
+      b.stream_options = { ...(options ?? {}), include_usage: true };
+      return true;
+    });
+    return {
+      url: `${target.baseUrl}/chat/completions`,
+      headers: openAIHeaders(target, stream),
+      body,
+      respond: (text) => usageOnly(text, (b) => (b.usage ? fromOpenAIUsage(b.usage as never) : null)),
+      translator: () => new OpenAIPassthrough(!clientWantsUsage),
+    };
+  }
+
+  if (endpoint === "chat" && target.wire === "anthropic") {
+    const chat = req.body as OpenAIChatRequest;
+    const upstream = chatToMessages(chat, target.model, config.RELAY_ANTHROPIC_DEFAULT_MAX_TOKENS);
+    applySamplingDefaults(upstream, config, target);
+    const includeUsage =
+      (chat.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
+    return {
+      url: anthropicUrl(target.baseUrl),
+      headers: anthropicHeaders(target, stream, {}),
+      body: JSON.stringify(upstream),
+      respond: (text) => {
+        const { body, usage } = anthropicToChatCompletion(parseJson<AnthropicResponse>(text));
+        return { body: JSON.stringify(body), usage };
+      },
+      translator: () => new AnthropicToOpenAIStream(target.model, includeUsage),
+    };
+  }
+
+  if (endpoint === "messages" && target.wire === "anthropic") {
+    return {
+      url: anthropicUrl(target.baseUrl),
+      headers: anthropicHeaders(target, stream, req.anthropicHeaders),
+      body: sameFormatBody(req, target, config),
+      respond: (text) => usageOnly(text, (b) => (b.usage ? fromAnthropicUsage(b.usage as never) : null)),
+      translator: () => new AnthropicPassthrough(),
+    };
+  }
+
+  // Anthropic client, OpenAI-compatible upstream.
+  const upstream = messagesToChat(req.body as AnthropicRequest, target.model);
+  applySamplingDefaults(upstream, config, target);
+  return {
+    url: `${target.baseUrl}/chat/completions`,
+    headers: openAIHeaders(target, stream),
+    body: JSON.stringify(upstream),
+    respond: (text) => {
+      const { body, usage } = chatCompletionToAnthropic(parseJson(text), target.model);
+      return { body: JSON.stringify(body), usage };
+    },
+    translator: () => new OpenAIToAnthropicStream(target.model),
+  };
+}

@@ -1,0 +1,448 @@
+import type { Context } from "hono";
+import { errors, RelayError } from "../../common/errors";
+import { SseParser } from "../../common/sse";
+import type { Config } from "../config/env";
+import { credentialCache } from "../credentials/cache";
+import type { AppEnv } from "../http/types";
+import { type RouteContext, resolveTarget, type Target } from "../routing/resolve";
+import type { StreamTranslator } from "../translate/streams";
+import type { TokenUsage } from "../translate/types";
+import { costOf } from "../usage/prices";
+import { recordUsage } from "../usage/recorder";
+import { type ClientRequest, type Plan, planRequest } from "./plan";
+import { retryAfterMs, retryable, upstreamError } from "./upstream-errors";
+
+export interface ProxyInput {
+  client: ClientRequest;
+  /** The requested model first, then the fallbacks of a `models` array. */
+  candidates: string[];
+  warnings: string[];
+}
+
+type Failure = { ok: false; error: RelayError; retryable: boolean; retryAfter: number | null };
+
+/** An upstream stream that has delivered its first bytes; the pump owns it from here. */
+interface OpenStream {
+  reader: ReadableStreamDefaultReader<Uint8Array>;
+  first: Uint8Array | null;
+  /** Why the upstream request was aborted, if it was. */
+  abortReason(): unknown;
+  /** Aborts the upstream request (the client went away). */
+  abort(): void;
+  /** Stops the timers and listeners of this attempt. */
+  done(): void;
+}
+
+type Success = { ok: true; text: string } | { ok: true; stream: OpenStream };
+
+class Abort extends Error {
+  constructor(readonly kind: "first_byte" | "deadline" | "client") {
+    super(kind);
+  }
+}
+
+/** Timing of one request, for Server-Timing and the usage record. */
+class Clock {
+  readonly started = Date.now();
+  upstreamMs = 0;
+  waitedMs = 0;
+  ttfbMs: number | null = null;
+  serverTiming(): string {
+    const total = Date.now() - this.started;
+    const gateway = Math.max(total - this.upstreamMs - this.waitedMs, 0);
+    let value = `gateway;dur=${gateway};desc="relay", upstream;dur=${this.upstreamMs}`;
+    if (this.waitedMs) value += `, retry-wait;dur=${this.waitedMs}`;
+    return value;
+  }
+}
+
+async function readLimited(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  limit: number,
+): Promise<string | null> {
+  const decoder = new TextDecoder();
+  let text = "";
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return text + decoder.decode();
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel().catch(() => {});
+      return null;
+    }
+    text += decoder.decode(value, { stream: true });
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Sends the request to the first candidate that answers: each candidate is retried on 429, 5xx
+ * and connection failures (honouring retry-after) while nothing has reached the client, then the
+ * next candidate is tried. Streams are relayed event by event; usage is recorded once per request
+ * after the response, off the critical path.
+ */
+export async function proxy(c: Context<AppEnv>, input: ProxyInput): Promise<Response> {
+  const config = c.get("config");
+  const caller = c.get("caller");
+  const handle = c.get("db");
+  const { client } = input;
+  const clock = new Clock();
+  const deadline = clock.started + config.REQUEST_TIMEOUT_SECONDS * 1000;
+  const clientSignal = c.req.raw.signal;
+  const routes: RouteContext = {
+    config,
+    env: c.env,
+    credential: (name) => credentialCache.get(handle, config, caller.tenantId, name),
+    credentialNames: () => credentialCache.names(handle, config, caller.tenantId),
+  };
+
+  let attempts = 0;
+  let lastError: RelayError | null = null;
+  let lastTarget: Target | null = null;
+
+  const usage = (
+    target: Target | null,
+    status: number,
+    errorCode: string | null,
+    tokens: TokenUsage | null,
+  ) => {
+    const t = tokens ?? { input: 0, output: 0, cached: 0 };
+    return recordUsage(config, {
+      id: crypto.randomUUID(),
+      requestId: c.get("requestId"),
+      tenantId: caller.tenantId,
+      keyId: caller.keyId,
+      endpoint: client.endpoint,
+      provider: target?.provider ?? null,
+      model: target?.model ?? null,
+      requestedModel: input.candidates[0] ?? null,
+      status,
+      errorCode,
+      stream: client.stream,
+      inputTokens: t.input,
+      outputTokens: t.output,
+      cachedTokens: t.cached,
+      costUsd: target && tokens ? costOf(config, target.model, t) : null,
+      latencyMs: Date.now() - clock.started,
+      ttfbMs: clock.ttfbMs,
+      attempts,
+      createdAt: new Date(clock.started).toISOString(),
+    });
+  };
+
+  for (const model of input.candidates) {
+    let target: Target;
+    let plan: Plan;
+    try {
+      target = await resolveTarget(model, routes);
+      plan = planRequest(client, target, config);
+    } catch (err) {
+      // A candidate that cannot be routed makes way for the next one.
+      if (err instanceof RelayError && err.status < 500) {
+        lastError = err;
+        continue;
+      }
+      throw err;
+    }
+    lastTarget = target;
+
+    for (let retry = 0; ; retry++) {
+      attempts++;
+      const outcome = await attempt(plan, target, config, clock, deadline, clientSignal, client.stream);
+      if (outcome.ok) {
+        const headers = new Headers({
+          "x-relay-provider": target.provider,
+          "x-relay-model": target.model,
+          "x-relay-attempts": String(attempts),
+          "server-timing": clock.serverTiming(),
+        });
+        if (input.warnings.length) headers.set("x-relay-warning", input.warnings.join("; "));
+        if ("text" in outcome) {
+          return respondWhole(plan, outcome.text, headers, (status, code, tokens) =>
+            c.executionCtx.waitUntil(usage(target, status, code, tokens)),
+          );
+        }
+        return respondStream(c, plan, outcome.stream, headers, config, (status, code, tokens) =>
+          usage(target, status, code, tokens),
+        );
+      }
+      lastError = outcome.error;
+      if (!outcome.retryable || retry >= config.RELAY_MAX_RETRIES) break;
+      const wait = outcome.retryAfter ?? Math.min(250 * 2 ** retry, 4000) * (0.75 + Math.random() * 0.5);
+      if (wait > config.RELAY_RETRY_MAX_WAIT_MS || Date.now() + wait >= deadline) break;
+      await sleep(wait);
+      clock.waitedMs += wait;
+    }
+    if (clientSignal?.aborted) break;
+  }
+
+  const error = lastError ?? errors.badRequest("model_not_found", "No model to route", "model");
+  error.headers["x-relay-attempts"] = String(attempts);
+  error.headers["server-timing"] = clock.serverTiming();
+  c.executionCtx.waitUntil(usage(lastTarget, error.status, error.code, null));
+  throw error;
+}
+
+async function attempt(
+  plan: Plan,
+  target: Target,
+  config: Config,
+  clock: Clock,
+  deadline: number,
+  clientSignal: AbortSignal | undefined,
+  stream: boolean,
+): Promise<Success | Failure> {
+  const controller = new AbortController();
+  const abort = (kind: Abort["kind"]) => controller.abort(new Abort(kind));
+  const onClient = () => abort("client");
+  clientSignal?.addEventListener("abort", onClient);
+  const firstByteMs = Math.min(
+    config.RELAY_FIRST_BYTE_TIMEOUT_SECONDS * 1000,
+    Math.max(deadline - Date.now(), 0),
+  );
+  const firstByteTimer = setTimeout(
+    () => abort(firstByteMs < config.RELAY_FIRST_BYTE_TIMEOUT_SECONDS * 1000 ? "deadline" : "first_byte"),
+    firstByteMs,
+  );
+  const sent = Date.now();
+  const stop = () => {
+    clearTimeout(firstByteTimer);
+    clientSignal?.removeEventListener("abort", onClient);
+  };
+  const failure = (err: unknown): Failure => {
+    const reason = controller.signal.reason;
+    if (reason instanceof Abort) {
+      if (reason.kind === "client") {
+        return {
+          ok: false,
+          error: new RelayError({
+            status: 499,
+            type: "api_error",
+            code: "client_closed",
+            message: "The client went away",
+          }),
+          retryable: false,
+          retryAfter: null,
+        };
+      }
+      const limit =
+        reason.kind === "first_byte"
+          ? `RELAY_FIRST_BYTE_TIMEOUT_SECONDS=${config.RELAY_FIRST_BYTE_TIMEOUT_SECONDS}`
+          : `REQUEST_TIMEOUT_SECONDS=${config.REQUEST_TIMEOUT_SECONDS}`;
+      return {
+        ok: false,
+        error: errors.timeout(`${target.provider} did not answer in time (${limit})`),
+        retryable: false,
+        retryAfter: null,
+      };
+    }
+    const message = err instanceof Error ? err.message : String(err);
+    return {
+      ok: false,
+      error: errors.badGateway("upstream_unreachable", `Could not reach ${target.provider}: ${message}`),
+      retryable: true,
+      retryAfter: null,
+    };
+  };
+
+  let res: Response;
+  try {
+    res = await fetch(plan.url, {
+      method: "POST",
+      headers: plan.headers,
+      body: plan.body,
+      signal: controller.signal,
+    });
+  } catch (err) {
+    stop();
+    clock.upstreamMs += Date.now() - sent;
+    return failure(err);
+  }
+
+  if (!res.ok) {
+    stop();
+    clock.upstreamMs += Date.now() - sent;
+    const error = await upstreamError(res, target);
+    return { ok: false, error, retryable: retryable(res.status), retryAfter: retryAfterMs(res.headers) };
+  }
+
+  if (!stream) {
+    clearTimeout(firstByteTimer);
+    clock.ttfbMs = Date.now() - clock.started;
+    // The rest of the body is bounded by the overall deadline and MAX_UPSTREAM_RESPONSE_BYTES.
+    const deadlineTimer = setTimeout(() => abort("deadline"), Math.max(deadline - Date.now(), 0));
+    try {
+      const text = res.body
+        ? await readLimited(res.body.getReader(), config.MAX_UPSTREAM_RESPONSE_BYTES)
+        : "";
+      if (text === null) {
+        const error = errors.badGateway(
+          "upstream_response_too_large",
+          `The upstream response is larger than MAX_UPSTREAM_RESPONSE_BYTES=${config.MAX_UPSTREAM_RESPONSE_BYTES}`,
+        );
+        return { ok: false, error, retryable: false, retryAfter: null };
+      }
+      return { ok: true, text };
+    } catch (err) {
+      return failure(err);
+    } finally {
+      clearTimeout(deadlineTimer);
+      stop();
+      clock.upstreamMs += Date.now() - sent;
+    }
+  }
+
+  // A stream commits only when its first bytes arrive, so a silent upstream is still a clean 504.
+  const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+  let first: Uint8Array | null;
+  try {
+    const r = await reader.read();
+    first = r.done ? null : r.value;
+  } catch (err) {
+    stop();
+    clock.upstreamMs += Date.now() - sent;
+    await reader.cancel().catch(() => {});
+    return failure(err);
+  }
+  clearTimeout(firstByteTimer);
+  clock.ttfbMs = Date.now() - clock.started;
+  clock.upstreamMs += Date.now() - sent;
+  // From here the overall deadline governs.
+  const deadlineTimer = setTimeout(() => abort("deadline"), Math.max(deadline - Date.now(), 0));
+  return {
+    ok: true,
+    stream: {
+      reader,
+      first,
+      abortReason: () => controller.signal.reason,
+      abort: () => abort("client"),
+      done: () => {
+        clearTimeout(deadlineTimer);
+        stop();
+      },
+    },
+  };
+}
+
+function respondWhole(
+  plan: Plan,
+  text: string,
+  headers: Headers,
+  record: (status: number, code: string | null, tokens: TokenUsage | null) => void,
+): Response {
+  let answer: { body: string; usage: TokenUsage | null };
+  try {
+    answer = plan.respond(text);
+  } catch (err) {
+    record(502, err instanceof RelayError ? err.code : "upstream_invalid_response", null);
+    throw err;
+  }
+  record(200, null, answer.usage);
+  headers.set("content-type", "application/json");
+  return new Response(answer.body, { status: 200, headers });
+}
+
+function respondStream(
+  c: Context<AppEnv>,
+  plan: Plan,
+  upstream: OpenStream,
+  headers: Headers,
+  config: Config,
+  record: (status: number, code: string | null, tokens: TokenUsage | null) => Promise<void>,
+): Response {
+  const { reader } = upstream;
+  const translator: StreamTranslator = plan.translator();
+  const parser = new SseParser();
+  const decoder = new TextDecoder();
+  const encoder = new TextEncoder();
+  let size = 0;
+  let pending: Uint8Array | null | undefined = upstream.first;
+  let finished = false;
+  let settle: () => void = () => {};
+  c.executionCtx.waitUntil(new Promise<void>((resolve) => (settle = resolve)));
+
+  const finish = (status: number, code: string | null) => {
+    if (finished) return;
+    finished = true;
+    upstream.done();
+    record(status, code, translator.usage()).finally(settle);
+  };
+
+  const translate = (chunk: Uint8Array): string => {
+    let out = "";
+    for (const ev of parser.push(decoder.decode(chunk, { stream: true }))) out += translator.event(ev);
+    return out;
+  };
+
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        for (;;) {
+          let chunk: Uint8Array | null;
+          if (pending !== undefined) {
+            chunk = pending;
+            pending = undefined;
+          } else {
+            const r = await reader.read();
+            chunk = r.done ? null : r.value;
+          }
+          if (chunk === null) {
+            let out = "";
+            for (const ev of parser.flush()) out += translator.event(ev);
+            out += translator.end();
+            if (out) controller.enqueue(encoder.encode(out));
+            controller.close();
+            finish(200, null);
+            return;
+          }
+          size += chunk.byteLength;
+          if (size > config.MAX_UPSTREAM_RESPONSE_BYTES) {
+            await reader.cancel().catch(() => {});
+            controller.enqueue(
+              encoder.encode(
+                translator.error(
+                  `The upstream stream exceeded MAX_UPSTREAM_RESPONSE_BYTES=${config.MAX_UPSTREAM_RESPONSE_BYTES}`,
+                  "api_error",
+                ),
+              ),
+            );
+            controller.close();
+            finish(200, "upstream_response_too_large");
+            return;
+          }
+          const out = translate(chunk);
+          // One enqueue per pull: the client's pace governs how fast relay reads upstream.
+          if (out) {
+            controller.enqueue(encoder.encode(out));
+            return;
+          }
+        }
+      } catch (err) {
+        const reason = upstream.abortReason();
+        const timedOut = reason instanceof Abort && reason.kind !== "client";
+        const message = timedOut
+          ? `The request exceeded REQUEST_TIMEOUT_SECONDS=${config.REQUEST_TIMEOUT_SECONDS}`
+          : `The upstream stream failed: ${err instanceof Error ? err.message : String(err)}`;
+        try {
+          controller.enqueue(
+            encoder.encode(translator.error(message, timedOut ? "timeout_error" : "api_error")),
+          );
+          controller.close();
+        } catch {}
+        finish(200, timedOut ? "upstream_timeout" : "upstream_stream_error");
+      }
+    },
+    async cancel() {
+      // The client went away: stop the upstream request too.
+      upstream.abort();
+      await reader.cancel().catch(() => {});
+      finish(499, "client_closed");
+    },
+  });
+
+  headers.set("content-type", "text/event-stream; charset=utf-8");
+  headers.set("cache-control", "no-cache, no-transform");
+  return new Response(body, { status: 200, headers });
+}

@@ -1,0 +1,86 @@
+import type { Context } from "hono";
+import { Hono } from "hono";
+import { z } from "zod";
+import { errors } from "../../common/errors";
+import { readJsonWithRaw } from "../http/body";
+import type { AppEnv } from "../http/types";
+import type { Json } from "../translate/types";
+import { applyFieldPolicy, type Endpoint } from "./fields";
+import { listModels } from "./models";
+import { proxy } from "./proxy";
+
+// Only what relay itself reads is checked here; the rest is the upstream's to judge.
+const fallbacks = z.array(z.string().min(1)).max(10).optional();
+
+const chatBody = z.looseObject({
+  model: z.string().optional(),
+  models: fallbacks,
+  messages: z
+    .array(z.looseObject({ role: z.enum(["system", "developer", "user", "assistant", "tool", "function"]) }))
+    .min(1),
+  stream: z.boolean().nullable().optional(),
+});
+
+const messagesBody = z.looseObject({
+  model: z.string().optional(),
+  models: fallbacks,
+  max_tokens: z.number().int().positive(),
+  messages: z
+    .array(
+      z.looseObject({
+        role: z.enum(["user", "assistant"]),
+        content: z.union([z.string(), z.array(z.looseObject({ type: z.string() }))]),
+      }),
+    )
+    .min(1),
+  stream: z.boolean().optional(),
+});
+
+const embeddingsBody = z.looseObject({
+  model: z.string().optional(),
+  models: fallbacks,
+  input: z.union([z.string(), z.array(z.string()), z.array(z.number()), z.array(z.array(z.number()))]),
+});
+
+async function handle(c: Context<AppEnv>, endpoint: Endpoint, schema: z.ZodType<Json>): Promise<Response> {
+  const config = c.get("config");
+  const { value, raw } = await readJsonWithRaw(c, schema);
+  const body = value as Json & { model?: string; models?: string[]; stream?: boolean | null };
+  const warnings = applyFieldPolicy(endpoint, body, config);
+
+  // OpenRouter's convention: `model` first, then `models` in order; `models` alone names the primary.
+  const candidates = [
+    ...new Set([body.model, ...(body.models ?? [])].filter((m): m is string => Boolean(m))),
+  ];
+  let changed = warnings.length > 0;
+  if (candidates.length === 0) {
+    if (!config.DEFAULT_MODEL) throw errors.badRequest("model_required", "model is required", "model");
+    candidates.push(config.DEFAULT_MODEL);
+  }
+  if (body.model !== candidates[0]) {
+    body.model = candidates[0];
+    changed = true;
+  }
+  const anthropicHeaders: Record<string, string> = {};
+  for (const h of ["anthropic-version", "anthropic-beta"]) {
+    const v = c.req.header(h);
+    if (v) anthropicHeaders[h] = v;
+  }
+  return proxy(c, {
+    client: {
+      endpoint,
+      body,
+      raw: changed ? JSON.stringify(body) : raw,
+      stream: endpoint !== "embeddings" && body.stream === true,
+      anthropicHeaders,
+    },
+    candidates,
+    warnings,
+  });
+}
+
+export const gatewayRoutes = new Hono<AppEnv>()
+  .post("/chat/completions", (c) => handle(c, "chat", chatBody))
+  .post("/messages", (c) => handle(c, "messages", messagesBody))
+  .post("/embeddings", (c) => handle(c, "embeddings", embeddingsBody))
+  .get("/models", async (c) => c.json({ object: "list", data: await listModels(c) }));

@@ -1,0 +1,133 @@
+import { errors, RelayError } from "../../common/errors";
+import type { Config, Env } from "../config/env";
+import type { DecryptedCredential } from "../db/queries/credentials";
+
+/** The wire format an upstream speaks. */
+export type Wire = "openai" | "anthropic";
+
+/** Where one request goes: everything the proxy needs, with the model prefix already stripped. */
+export interface Target {
+  /** What `x-relay-provider` says: `anthropic`, `openai`, a credential name, `cloud`, or `fallback`. */
+  provider: string;
+  wire: Wire;
+  baseUrl: string;
+  apiKey: string | null;
+  /** The model name sent upstream. */
+  model: string;
+  contextLength?: number;
+}
+
+export interface RouteContext {
+  config: Config;
+  env: Env;
+  credential(name: string): Promise<DecryptedCredential | null>;
+  credentialNames(): Promise<Set<string>>;
+}
+
+export const ANTHROPIC_BASE_URL = "https://api.anthropic.com";
+export const OPENAI_BASE_URL = "https://api.openai.com/v1";
+
+/** OpenAI's families; everything else unprefixed goes to the cloud map or the fallback. */
+const OPENAI_MODEL = /^(gpt-|chatgpt-|o1$|o1-|o3$|o3-|o4$|o4-|text-embedding-|omni-moderation)/;
+
+export function isLocalModel(model: string): boolean {
+  return model.startsWith("local:");
+}
+
+function fromCredential(cred: DecryptedCredential, model: string): Target {
+  const wire: Wire = cred.provider === "anthropic" ? "anthropic" : "openai";
+  const fallbackBase = cred.provider === "anthropic" ? ANTHROPIC_BASE_URL : OPENAI_BASE_URL;
+  return { provider: cred.name, wire, baseUrl: cred.baseUrl ?? fallbackBase, apiKey: cred.apiKey, model };
+}
+
+async function requireCredential(
+  ctx: RouteContext,
+  name: string,
+  model: string,
+  family: string,
+): Promise<Target> {
+  const cred = await ctx.credential(name);
+  if (!cred) {
+    throw errors.badRequest(
+      "credential_missing",
+      `Model '${model}' routes to ${family}, but this tenant has no '${name}' credential: ` +
+        `PUT /v1/credentials/${name} with {"apiKey": "..."} to add one`,
+      "model",
+    );
+  }
+  return fromCredential(cred, model);
+}
+
+/**
+ * The routing table of DESIGN.md, first match wins:
+ * named credential prefix → `anthropic:` → `openai:` → `local:` → RELAY_CLOUD_MODELS →
+ * `claude-*` → OpenAI families → RELAY_CLOUD_FALLBACK_URL → 400 model_not_found.
+ */
+export async function resolveTarget(requested: string, ctx: RouteContext): Promise<Target> {
+  const colon = requested.indexOf(":");
+  if (colon > 0) {
+    const prefix = requested.slice(0, colon);
+    const rest = requested.slice(colon + 1);
+    if (!rest)
+      throw errors.badRequest(
+        "model_not_found",
+        `Model '${requested}' names no model after the prefix`,
+        "model",
+      );
+    if (prefix === "local") {
+      throw new RelayError({
+        status: 400,
+        type: "invalid_request_error",
+        code: "model_not_found",
+        message: `Model '${requested}': local models are served by the sidecar, which this deployment does not route to yet`,
+        param: "model",
+      });
+    }
+    if (prefix === "anthropic") return requireCredential(ctx, "anthropic", rest, "Anthropic");
+    if (prefix === "openai") return requireCredential(ctx, "openai", rest, "OpenAI");
+    if ((await ctx.credentialNames()).has(prefix)) {
+      const cred = await ctx.credential(prefix);
+      if (cred) return fromCredential(cred, rest);
+    }
+  }
+
+  const cloud = ctx.config.RELAY_CLOUD_MODELS?.[requested];
+  if (cloud) {
+    let apiKey: string | null = null;
+    if (cloud.auth_env) {
+      apiKey = ctx.env[cloud.auth_env] ?? null;
+      if (!apiKey) {
+        throw errors.misconfigured(
+          `RELAY_CLOUD_MODELS['${requested}'] names auth_env ${cloud.auth_env}, which is not set`,
+        );
+      }
+    }
+    return {
+      provider: "cloud",
+      wire: "openai",
+      baseUrl: cloud.base_url.replace(/\/+$/, ""),
+      apiKey,
+      model: requested,
+      contextLength: cloud.ctx_size,
+    };
+  }
+
+  if (requested.startsWith("claude-")) return requireCredential(ctx, "anthropic", requested, "Anthropic");
+  if (OPENAI_MODEL.test(requested)) return requireCredential(ctx, "openai", requested, "OpenAI");
+
+  if (ctx.config.RELAY_CLOUD_FALLBACK_URL) {
+    return {
+      provider: "fallback",
+      wire: "openai",
+      baseUrl: ctx.config.RELAY_CLOUD_FALLBACK_URL.replace(/\/+$/, ""),
+      apiKey: ctx.config.RELAY_CLOUD_FALLBACK_API_KEY ?? null,
+      model: requested,
+    };
+  }
+  throw errors.badRequest(
+    "model_not_found",
+    `No route for model '${requested}': use a known family (claude-*, gpt-*, o1/o3/o4…), a prefix such as ` +
+      "'anthropic:', 'openai:' or one of your credential names, or a model of RELAY_CLOUD_MODELS",
+    "model",
+  );
+}

@@ -1,0 +1,155 @@
+import { errors } from "../../common/errors";
+import type {
+  AnthropicBlock,
+  AnthropicMessage,
+  AnthropicRequest,
+  AnthropicTool,
+  Json,
+  OpenAIChatRequest,
+  OpenAIContentPart,
+  OpenAIMessage,
+} from "./types";
+
+// OpenAI Chat Completions request → Anthropic Messages request.
+
+function imageBlock(part: OpenAIContentPart): AnthropicBlock {
+  const url = typeof part.image_url === "string" ? part.image_url : part.image_url?.url;
+  if (!url) throw errors.badRequest("invalid_image", "image_url.url is required", "messages");
+  const data = /^data:([^;,]+);base64,(.*)$/s.exec(url);
+  if (data)
+    return {
+      type: "image",
+      source: { type: "base64", media_type: data[1] as string, data: data[2] as string },
+    };
+  if (url.startsWith("data:"))
+    throw errors.badRequest("invalid_image", "Image data URLs must be base64", "messages");
+  return { type: "image", source: { type: "url", url } };
+}
+
+function contentBlocks(content: OpenAIMessage["content"]): AnthropicBlock[] {
+  if (content === null || content === undefined) return [];
+  if (typeof content === "string") return content === "" ? [] : [{ type: "text", text: content }];
+  const blocks: AnthropicBlock[] = [];
+  for (const part of content) {
+    if (part.type === "text") blocks.push({ type: "text", text: part.text ?? "" });
+    else if (part.type === "image_url") blocks.push(imageBlock(part));
+    else
+      throw errors.badRequest(
+        "unsupported_content",
+        `Content part '${part.type}' cannot be sent to Anthropic`,
+        "messages",
+      );
+  }
+  return blocks;
+}
+
+function textOf(content: OpenAIMessage["content"]): string {
+  if (typeof content === "string") return content;
+  return (content ?? []).map((p) => (p.type === "text" ? (p.text ?? "") : "")).join("");
+}
+
+function parseArguments(args: string, name: string): unknown {
+  if (!args.trim()) return {};
+  try {
+    return JSON.parse(args);
+  } catch {
+    throw errors.badRequest(
+      "invalid_tool_arguments",
+      `Arguments of the call to '${name}' are not valid JSON`,
+      "messages",
+    );
+  }
+}
+
+/** Appends, merging consecutive turns of one role (tool results follow each other as one user turn). */
+function push(out: AnthropicMessage[], role: "user" | "assistant", blocks: AnthropicBlock[]): void {
+  if (blocks.length === 0) return;
+  const last = out[out.length - 1];
+  if (last && last.role === role && Array.isArray(last.content)) last.content.push(...blocks);
+  else out.push({ role, content: blocks });
+}
+
+function responseFormatInstruction(format: OpenAIChatRequest["response_format"]): string | null {
+  if (!format || format.type === "text") return null;
+  if (format.type === "json_object") return "Respond with a single valid JSON object and nothing else.";
+  const schema = format.json_schema?.schema;
+  return `Respond with a single valid JSON value and nothing else. It must conform to this JSON Schema:\n${JSON.stringify(schema ?? {})}`;
+}
+
+export function chatToMessages(
+  req: OpenAIChatRequest,
+  model: string,
+  defaultMaxTokens: number,
+): AnthropicRequest {
+  if (req.n !== undefined && req.n !== null && req.n !== 1) {
+    throw errors.badRequest("unsupported_parameter", "Anthropic models return one choice: n must be 1", "n");
+  }
+  const system: string[] = [];
+  const messages: AnthropicMessage[] = [];
+  for (const m of req.messages) {
+    switch (m.role) {
+      case "system":
+      case "developer":
+        system.push(textOf(m.content));
+        break;
+      case "user":
+        push(messages, "user", contentBlocks(m.content));
+        break;
+      case "assistant": {
+        const blocks = contentBlocks(m.content);
+        for (const call of m.tool_calls ?? []) {
+          blocks.push({
+            type: "tool_use",
+            id: call.id,
+            name: call.function.name,
+            input: parseArguments(call.function.arguments, call.function.name),
+          });
+        }
+        push(messages, "assistant", blocks);
+        break;
+      }
+      case "tool":
+        push(messages, "user", [
+          { type: "tool_result", tool_use_id: m.tool_call_id ?? "", content: contentBlocks(m.content) },
+        ]);
+        break;
+      default:
+        throw errors.badRequest("unsupported_role", `Message role '${m.role}' is not supported`, "messages");
+    }
+  }
+  const instruction = responseFormatInstruction(req.response_format);
+  if (instruction) system.push(instruction);
+
+  const out: AnthropicRequest = {
+    model,
+    messages,
+    max_tokens: req.max_completion_tokens ?? req.max_tokens ?? defaultMaxTokens,
+  };
+  const systemText = system.filter((s) => s !== "").join("\n\n");
+  if (systemText) out.system = systemText;
+  if (req.stream) out.stream = true;
+  if (typeof req.temperature === "number") out.temperature = Math.min(req.temperature, 1);
+  if (typeof req.top_p === "number") out.top_p = req.top_p;
+  if (typeof req.top_k === "number") out.top_k = req.top_k;
+  if (req.stop) out.stop_sequences = Array.isArray(req.stop) ? req.stop : [req.stop];
+  if (req.user) out.metadata = { user_id: req.user };
+
+  if (req.tools?.length) {
+    out.tools = req.tools.map(
+      (t): AnthropicTool => ({
+        name: t.function.name,
+        ...(t.function.description ? { description: t.function.description } : {}),
+        input_schema: (t.function.parameters as Json | undefined) ?? { type: "object", properties: {} },
+      }),
+    );
+  }
+  const choice = req.tool_choice;
+  const noParallel = req.parallel_tool_calls === false ? { disable_parallel_tool_use: true } : {};
+  if (choice === "none") out.tool_choice = { type: "none" };
+  else if (choice === "required") out.tool_choice = { type: "any", ...noParallel };
+  else if (typeof choice === "object" && choice?.function?.name) {
+    out.tool_choice = { type: "tool", name: choice.function.name, ...noParallel };
+  } else if (out.tools && req.parallel_tool_calls === false)
+    out.tool_choice = { type: "auto", ...noParallel };
+  return out;
+}

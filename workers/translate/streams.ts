@@ -1,0 +1,315 @@
+import { formatSse, type SseEvent } from "../../common/sse";
+import { ANTHROPIC_TO_OPENAI_FINISH, anthropicId, OPENAI_TO_ANTHROPIC_STOP, openAIId } from "./responses";
+import type { AnthropicUsage, Json, OpenAIUsage, TokenUsage } from "./types";
+import { fromAnthropicUsage, fromOpenAIUsage, toAnthropicUsage, toOpenAIUsage } from "./usage";
+
+/**
+ * Turns upstream SSE events into the client's SSE events, one event at a time, and keeps the
+ * token usage it sees. Pass-throughs forward each event's own text untouched.
+ */
+export interface StreamTranslator {
+  event(ev: SseEvent): string;
+  /** The upstream stream ended; whatever must still be sent. */
+  end(): string;
+  /** A failure after the first byte, as an event in the client's format. */
+  error(message: string, type: string): string;
+  usage(): TokenUsage | null;
+}
+
+const openAIError = (message: string, type: string) =>
+  formatSse(JSON.stringify({ error: { message, type, code: type, param: null } }));
+const anthropicError = (message: string, type: string) =>
+  formatSse(JSON.stringify({ type: "error", error: { type, message } }), "error");
+
+function parse(data: string): Json | null {
+  try {
+    return JSON.parse(data) as Json;
+  } catch {
+    return null;
+  }
+}
+
+/** OpenAI-compatible upstream, OpenAI client: forwards events, removes the usage chunk relay asked for. */
+export class OpenAIPassthrough implements StreamTranslator {
+  private seen: TokenUsage | null = null;
+  constructor(private readonly dropUsageChunk: boolean) {}
+
+  event(ev: SseEvent): string {
+    // Only chunks that mention usage are parsed: the rest pass as they came.
+    if (ev.data !== "[DONE]" && ev.data.includes('"usage"')) {
+      const chunk = parse(ev.data);
+      const usage = chunk?.usage as OpenAIUsage | null | undefined;
+      if (usage) this.seen = fromOpenAIUsage(usage);
+      if (this.dropUsageChunk && usage && Array.isArray(chunk?.choices) && chunk.choices.length === 0)
+        return "";
+    }
+    return ev.raw;
+  }
+  end(): string {
+    return "";
+  }
+  error(message: string, type: string): string {
+    return openAIError(message, type);
+  }
+  usage(): TokenUsage | null {
+    return this.seen;
+  }
+}
+
+/** Anthropic upstream, Anthropic client: forwards events, reads usage from start and delta. */
+export class AnthropicPassthrough implements StreamTranslator {
+  private raw: Partial<AnthropicUsage> | null = null;
+
+  event(ev: SseEvent): string {
+    if (ev.event === "message_start" || ev.event === "message_delta") {
+      const data = parse(ev.data);
+      const usage = (
+        ev.event === "message_start" ? (data?.message as Json | undefined)?.usage : data?.usage
+      ) as Partial<AnthropicUsage> | undefined;
+      if (usage)
+        this.raw = { ...this.raw, ...Object.fromEntries(Object.entries(usage).filter(([, v]) => v != null)) };
+    }
+    return ev.raw;
+  }
+  end(): string {
+    return "";
+  }
+  error(message: string, type: string): string {
+    return anthropicError(message, type);
+  }
+  usage(): TokenUsage | null {
+    return this.raw ? fromAnthropicUsage(this.raw) : null;
+  }
+}
+
+/** Anthropic upstream, OpenAI client: `message_start … message_stop` → `chat.completion.chunk`s. */
+export class AnthropicToOpenAIStream implements StreamTranslator {
+  private id = openAIId(crypto.randomUUID());
+  private model: string;
+  private readonly created = Math.floor(Date.now() / 1000);
+  private raw: Partial<AnthropicUsage> = {};
+  private finish: string | null = null;
+  private finished = false;
+  /** Anthropic content-block index → OpenAI tool_calls index. */
+  private readonly toolIndex = new Map<number, number>();
+
+  constructor(
+    model: string,
+    private readonly includeUsage: boolean,
+  ) {
+    this.model = model;
+  }
+
+  private chunk(delta: Json, finish: string | null = null, extra: Json = {}): string {
+    return formatSse(
+      JSON.stringify({
+        id: this.id,
+        object: "chat.completion.chunk",
+        created: this.created,
+        model: this.model,
+        choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
+        ...extra,
+      }),
+    );
+  }
+
+  event(ev: SseEvent): string {
+    const data = parse(ev.data);
+    if (!data) return "";
+    switch (data.type) {
+      case "message_start": {
+        const message = data.message as Json;
+        this.id = openAIId(String(message.id ?? crypto.randomUUID()));
+        if (typeof message.model === "string") this.model = message.model;
+        this.raw = { ...(message.usage as Partial<AnthropicUsage>) };
+        return this.chunk({ role: "assistant", content: "" });
+      }
+      case "content_block_start": {
+        const block = data.content_block as Json;
+        if (block.type !== "tool_use") return "";
+        const index = this.toolIndex.size;
+        this.toolIndex.set(Number(data.index), index);
+        return this.chunk({
+          tool_calls: [
+            { index, id: block.id, type: "function", function: { name: block.name, arguments: "" } },
+          ],
+        });
+      }
+      case "content_block_delta": {
+        const delta = data.delta as Json;
+        if (delta.type === "text_delta") return this.chunk({ content: delta.text });
+        if (delta.type === "input_json_delta") {
+          const index = this.toolIndex.get(Number(data.index));
+          if (index === undefined || !delta.partial_json) return "";
+          return this.chunk({ tool_calls: [{ index, function: { arguments: delta.partial_json } }] });
+        }
+        return ""; // thinking and signatures have no Chat Completions equivalent
+      }
+      case "message_delta": {
+        const stop = (data.delta as Json | undefined)?.stop_reason;
+        if (typeof stop === "string") this.finish = ANTHROPIC_TO_OPENAI_FINISH[stop] ?? "stop";
+        const usage = data.usage as Partial<AnthropicUsage> | undefined;
+        if (usage) {
+          for (const [k, v] of Object.entries(usage)) if (v != null) (this.raw as Json)[k] = v;
+        }
+        return "";
+      }
+      case "message_stop":
+        return this.close();
+      case "error": {
+        const err = data.error as Json | undefined;
+        this.finished = true;
+        return openAIError(String(err?.message ?? "upstream error"), String(err?.type ?? "api_error"));
+      }
+      default:
+        return ""; // ping, content_block_stop
+    }
+  }
+
+  private close(): string {
+    if (this.finished) return "";
+    this.finished = true;
+    let out = this.chunk({}, this.finish ?? "stop");
+    if (this.includeUsage)
+      out += this.chunk({}, null, { choices: [], usage: toOpenAIUsage(fromAnthropicUsage(this.raw)) });
+    return `${out}data: [DONE]\n\n`;
+  }
+
+  end(): string {
+    return this.close();
+  }
+  error(message: string, type: string): string {
+    this.finished = true;
+    return openAIError(message, type);
+  }
+  usage(): TokenUsage | null {
+    return fromAnthropicUsage(this.raw);
+  }
+}
+
+/** OpenAI-compatible upstream, Anthropic client: chunks → `message_start … message_stop`. */
+export class OpenAIToAnthropicStream implements StreamTranslator {
+  private started = false;
+  private finished = false;
+  private blockIndex = -1;
+  private openBlock: "text" | "tool" | null = null;
+  /** OpenAI tool_calls index → Anthropic content-block index. */
+  private readonly toolBlocks = new Map<number, number>();
+  private stop: string | null = null;
+  private seen: TokenUsage | null = null;
+
+  constructor(private readonly model: string) {}
+
+  private emit(type: string, body: Json): string {
+    return formatSse(JSON.stringify({ type, ...body }), type);
+  }
+
+  private start(id: string | undefined, model: string | undefined): string {
+    if (this.started) return "";
+    this.started = true;
+    return this.emit("message_start", {
+      message: {
+        id: anthropicId(id),
+        type: "message",
+        role: "assistant",
+        model: model ?? this.model,
+        content: [],
+        stop_reason: null,
+        stop_sequence: null,
+        usage: { input_tokens: 0, output_tokens: 0 },
+      },
+    });
+  }
+
+  private closeBlock(): string {
+    if (!this.openBlock) return "";
+    this.openBlock = null;
+    return this.emit("content_block_stop", { index: this.blockIndex });
+  }
+
+  event(ev: SseEvent): string {
+    if (ev.data === "[DONE]") return this.close();
+    const chunk = parse(ev.data);
+    if (!chunk) return "";
+    if (chunk.error) {
+      const err = chunk.error as Json;
+      this.finished = true;
+      return anthropicError(String(err.message ?? "upstream error"), "api_error");
+    }
+    let out = this.start(chunk.id as string | undefined, chunk.model as string | undefined);
+    if (chunk.usage) this.seen = fromOpenAIUsage(chunk.usage as OpenAIUsage);
+    const choice = (chunk.choices as Json[] | undefined)?.[0];
+    if (!choice) return out;
+    const delta = (choice.delta as Json | undefined) ?? {};
+    if (typeof delta.content === "string" && delta.content !== "") {
+      if (this.openBlock !== "text") {
+        out += this.closeBlock();
+        this.blockIndex++;
+        this.openBlock = "text";
+        out += this.emit("content_block_start", {
+          index: this.blockIndex,
+          content_block: { type: "text", text: "" },
+        });
+      }
+      out += this.emit("content_block_delta", {
+        index: this.blockIndex,
+        delta: { type: "text_delta", text: delta.content },
+      });
+    }
+    for (const call of (delta.tool_calls as Json[] | undefined) ?? []) {
+      const callIndex = Number(call.index ?? 0);
+      const fn = (call.function as Json | undefined) ?? {};
+      if (!this.toolBlocks.has(callIndex)) {
+        out += this.closeBlock();
+        this.blockIndex++;
+        this.toolBlocks.set(callIndex, this.blockIndex);
+        this.openBlock = "tool";
+        out += this.emit("content_block_start", {
+          index: this.blockIndex,
+          content_block: {
+            type: "tool_use",
+            id: call.id ?? `toolu_${crypto.randomUUID()}`,
+            name: fn.name ?? "",
+            input: {},
+          },
+        });
+      }
+      if (typeof fn.arguments === "string" && fn.arguments !== "") {
+        out += this.emit("content_block_delta", {
+          index: this.toolBlocks.get(callIndex),
+          delta: { type: "input_json_delta", partial_json: fn.arguments },
+        });
+      }
+    }
+    if (typeof choice.finish_reason === "string") {
+      this.stop = OPENAI_TO_ANTHROPIC_STOP[choice.finish_reason] ?? "end_turn";
+    }
+    return out;
+  }
+
+  private close(): string {
+    if (this.finished) return "";
+    this.finished = true;
+    const usage = toAnthropicUsage(this.seen ?? { input: 0, output: 0, cached: 0 });
+    return (
+      this.start(undefined, undefined) +
+      this.closeBlock() +
+      this.emit("message_delta", {
+        delta: { stop_reason: this.stop ?? "end_turn", stop_sequence: null },
+        usage,
+      }) +
+      this.emit("message_stop", {})
+    );
+  }
+
+  end(): string {
+    return this.close();
+  }
+  error(message: string, type: string): string {
+    this.finished = true;
+    return anthropicError(message, type);
+  }
+  usage(): TokenUsage | null {
+    return this.seen;
+  }
+}
