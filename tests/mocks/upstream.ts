@@ -159,6 +159,8 @@ async function openAIChat(body: Record<string, unknown>, res: ServerResponse, f:
   } else {
     for (const [i, w] of words(text).entries()) {
       if (f.drop && i === 1) {
+        // Let what was written reach the client first: a drop mid-stream, not before it.
+        await sleep(100);
         res.socket?.destroy();
         return;
       }
@@ -295,6 +297,8 @@ async function anthropicMessages(
     );
     for (const [i, w] of words(text).entries()) {
       if (f.drop && i === 1) {
+        // Let what was written reach the client first: a drop mid-stream, not before it.
+        await sleep(100);
         res.socket?.destroy();
         return;
       }

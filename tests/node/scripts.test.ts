@@ -40,6 +40,7 @@ describe("npm run db:migrate", () => {
       "audit_events",
       "provider_credentials",
       "tenants",
+      "usage_events",
     ]);
   });
 

@@ -187,14 +187,18 @@ export class AnthropicToOpenAIStream implements StreamTranslator {
   }
 }
 
-/** OpenAI-compatible upstream, Anthropic client: chunks → `message_start … message_stop`. */
+/**
+ * OpenAI-compatible upstream, Anthropic client: chunks → `message_start … message_stop`.
+ * Text streams as it comes. Tool calls are gathered and each becomes a whole `tool_use` block when
+ * the upstream finishes: OpenAI-compatible servers may interleave the argument deltas of parallel
+ * calls, while Anthropic's blocks must start, fill and stop one after another.
+ */
 export class OpenAIToAnthropicStream implements StreamTranslator {
   private started = false;
   private finished = false;
   private blockIndex = -1;
-  private openBlock: "text" | "tool" | null = null;
-  /** OpenAI tool_calls index → Anthropic content-block index. */
-  private readonly toolBlocks = new Map<number, number>();
+  private textOpen = false;
+  private readonly calls = new Map<number, { id: string; name: string; args: string }>();
   private stop: string | null = null;
   private seen: TokenUsage | null = null;
 
@@ -221,10 +225,36 @@ export class OpenAIToAnthropicStream implements StreamTranslator {
     });
   }
 
-  private closeBlock(): string {
-    if (!this.openBlock) return "";
-    this.openBlock = null;
+  private closeText(): string {
+    if (!this.textOpen) return "";
+    this.textOpen = false;
     return this.emit("content_block_stop", { index: this.blockIndex });
+  }
+
+  /** Every gathered tool call as a complete block, in call order. */
+  private flushTools(): string {
+    let out = this.closeText();
+    for (const [, call] of [...this.calls.entries()].sort((a, b) => a[0] - b[0])) {
+      this.blockIndex++;
+      out += this.emit("content_block_start", {
+        index: this.blockIndex,
+        content_block: {
+          type: "tool_use",
+          id: call.id || `toolu_${crypto.randomUUID().replaceAll("-", "")}`,
+          name: call.name,
+          input: {},
+        },
+      });
+      if (call.args) {
+        out += this.emit("content_block_delta", {
+          index: this.blockIndex,
+          delta: { type: "input_json_delta", partial_json: call.args },
+        });
+      }
+      out += this.emit("content_block_stop", { index: this.blockIndex });
+    }
+    this.calls.clear();
+    return out;
   }
 
   event(ev: SseEvent): string {
@@ -242,10 +272,9 @@ export class OpenAIToAnthropicStream implements StreamTranslator {
     if (!choice) return out;
     const delta = (choice.delta as Json | undefined) ?? {};
     if (typeof delta.content === "string" && delta.content !== "") {
-      if (this.openBlock !== "text") {
-        out += this.closeBlock();
+      if (!this.textOpen) {
         this.blockIndex++;
-        this.openBlock = "text";
+        this.textOpen = true;
         out += this.emit("content_block_start", {
           index: this.blockIndex,
           content_block: { type: "text", text: "" },
@@ -257,32 +286,17 @@ export class OpenAIToAnthropicStream implements StreamTranslator {
       });
     }
     for (const call of (delta.tool_calls as Json[] | undefined) ?? []) {
-      const callIndex = Number(call.index ?? 0);
+      const index = Number(call.index ?? 0);
       const fn = (call.function as Json | undefined) ?? {};
-      if (!this.toolBlocks.has(callIndex)) {
-        out += this.closeBlock();
-        this.blockIndex++;
-        this.toolBlocks.set(callIndex, this.blockIndex);
-        this.openBlock = "tool";
-        out += this.emit("content_block_start", {
-          index: this.blockIndex,
-          content_block: {
-            type: "tool_use",
-            id: call.id ?? `toolu_${crypto.randomUUID()}`,
-            name: fn.name ?? "",
-            input: {},
-          },
-        });
-      }
-      if (typeof fn.arguments === "string" && fn.arguments !== "") {
-        out += this.emit("content_block_delta", {
-          index: this.toolBlocks.get(callIndex),
-          delta: { type: "input_json_delta", partial_json: fn.arguments },
-        });
-      }
+      const entry = this.calls.get(index) ?? { id: "", name: "", args: "" };
+      if (typeof call.id === "string" && call.id) entry.id = call.id;
+      if (typeof fn.name === "string" && fn.name) entry.name = fn.name;
+      if (typeof fn.arguments === "string") entry.args += fn.arguments;
+      this.calls.set(index, entry);
     }
     if (typeof choice.finish_reason === "string") {
       this.stop = OPENAI_TO_ANTHROPIC_STOP[choice.finish_reason] ?? "end_turn";
+      out += this.flushTools();
     }
     return out;
   }
@@ -293,7 +307,8 @@ export class OpenAIToAnthropicStream implements StreamTranslator {
     const usage = toAnthropicUsage(this.seen ?? { input: 0, output: 0, cached: 0 });
     return (
       this.start(undefined, undefined) +
-      this.closeBlock() +
+      this.flushTools() +
+      this.closeText() +
       this.emit("message_delta", {
         delta: { stop_reason: this.stop ?? "end_turn", stop_sequence: null },
         usage,

@@ -79,6 +79,44 @@ export async function recordUsage(config: Config, record: UsageRecord): Promise<
   }
 }
 
+/** Postgres integrity errors (class 23): the row itself is at fault, not the connection. */
+function sqlState(err: unknown): string | undefined {
+  const code =
+    (err as { cause?: { code?: unknown }; code?: unknown }).cause?.code ?? (err as { code?: unknown }).code;
+  return typeof code === "string" ? code : undefined;
+}
+
+function isIntegrityError(err: unknown): boolean {
+  return sqlState(err)?.startsWith("23") ?? false;
+}
+
+/**
+ * Inserts a batch; if one row breaks an integrity rule (its tenant was deleted since), the rows go
+ * one by one and only the broken ones are dropped, so one bad event cannot block the queue.
+ */
+async function insertBatch(config: Config, records: UsageRecord[]): Promise<number> {
+  try {
+    await insert(config, records);
+    return records.length;
+  } catch (err) {
+    if (!isIntegrityError(err)) throw err;
+  }
+  let stored = 0;
+  for (const record of records) {
+    try {
+      await insert(config, [record]);
+      stored++;
+    } catch (err) {
+      if (!isIntegrityError(err)) throw err;
+      warn(
+        "dropping a usage event that breaks an integrity rule",
+        `event ${record.id}, SQLSTATE ${sqlState(err)}`,
+      );
+    }
+  }
+  return stored;
+}
+
 /**
  * Moves queued usage events into Postgres. A batch that cannot be written goes back on the queue.
  * Inserts ignore ids already stored, so an event written twice still counts once.
@@ -99,12 +137,11 @@ export async function drainUsage(config: Config, maxBatches = 20, batchSize = 50
       }
     }
     try {
-      if (records.length) await insert(config, records);
+      if (records.length) moved += await insertBatch(config, records);
     } catch (err) {
       await redis.rpush(USAGE_QUEUE, ...batch);
       throw err;
     }
-    moved += records.length;
     if (batch.length < batchSize) break;
   }
   return moved;
