@@ -87,6 +87,7 @@ async function main(): Promise<void> {
       env: {
         ...process.env,
         RELAY_SIDECAR_PORT: String(sidecarPort),
+        RELAY_EXIT_WITH_PARENT: "true",
         RELAY_PG_PROXY_TARGETS: hostPort(databaseUrl),
         ...(env.REDIS_URL ? { REDIS_URL: env.REDIS_URL, RELAY_REDIS_REST_TOKEN: redisToken } : {}),
       },

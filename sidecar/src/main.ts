@@ -64,12 +64,16 @@ if (isEntry) {
   }
   const sidecar = await startSidecar(config);
   let stopping = false;
-  for (const signal of ["SIGTERM", "SIGINT"] as const) {
-    process.on(signal, () => {
-      if (stopping) return;
-      stopping = true;
-      log("info", "sidecar stopping", { signal });
-      sidecar.close().then(() => process.exit(0));
-    });
+  const stop = (reason: string) => {
+    if (stopping) return;
+    stopping = true;
+    log("info", "sidecar stopping", { reason });
+    sidecar.close().then(() => process.exit(0));
+  };
+  for (const signal of ["SIGTERM", "SIGINT"] as const) process.on(signal, () => stop(signal));
+  // Started by `npm run dev` or a test: if that parent dies without stopping us, so do we.
+  if (process.env.RELAY_EXIT_WITH_PARENT === "true") {
+    const parent = process.ppid;
+    setInterval(() => process.ppid !== parent && stop("parent exited"), 1000).unref();
   }
 }

@@ -67,7 +67,7 @@ export async function startTestSidecar(env: Record<string, string>): Promise<Run
     ["--import", "tsx", resolve(ROOT, "sidecar/src/main.ts")],
     {
       cwd: ROOT,
-      env: { ...process.env, ...env, RELAY_SIDECAR_PORT: String(port) },
+      env: { ...process.env, ...env, RELAY_SIDECAR_PORT: String(port), RELAY_EXIT_WITH_PARENT: "true" },
       quiet: true,
     },
   );

@@ -170,7 +170,9 @@ export async function proxy(c: Context<AppEnv>, input: ProxyInput): Promise<Resp
       }
       lastError = outcome.error;
       if (!outcome.retryable || retry >= config.RELAY_MAX_RETRIES) break;
-      const wait = outcome.retryAfter ?? Math.min(250 * 2 ** retry, 4000) * (0.75 + Math.random() * 0.5);
+      const wait = Math.round(
+        outcome.retryAfter ?? Math.min(250 * 2 ** retry, 4000) * (0.75 + Math.random() * 0.5),
+      );
       if (wait > config.RELAY_RETRY_MAX_WAIT_MS || Date.now() + wait >= deadline) break;
       await sleep(wait);
       clock.waitedMs += wait;
