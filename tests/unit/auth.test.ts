@@ -77,3 +77,44 @@ describe("isolate key cache", () => {
     expect(load).toHaveBeenCalledTimes(2);
   });
 });
+
+describe("isolate key cache past its TTL", () => {
+  const caller = { keyId: "k1", tenantId: "t1" };
+
+  it("serves the stale entry while one background refresh runs, then the refreshed answer", async () => {
+    vi.useFakeTimers();
+    try {
+      const cache = new KeyCache();
+      await cache.get("h", 5000, async () => caller);
+      vi.advanceTimersByTime(5001);
+      let release: (v: null) => void = () => {};
+      const revoked = vi.fn(() => new Promise<null>((r) => (release = r)));
+      const refreshes: Promise<unknown>[] = [];
+      // Past the TTL: answered from cache at once, a refresh starts in the background.
+      expect(await cache.get("h", 5000, revoked, (p) => refreshes.push(p))).toEqual(caller);
+      expect(await cache.get("h", 5000, revoked, (p) => refreshes.push(p))).toEqual(caller);
+      expect(revoked).toHaveBeenCalledTimes(1);
+      expect(refreshes).toHaveLength(1);
+      release(null);
+      await Promise.all(refreshes);
+      // The revocation the refresh saw now holds.
+      expect(await cache.get("h", 5000, revoked)).toBeNull();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("stops serving a stale entry after the hard limit, even without a refresh", async () => {
+    vi.useFakeTimers();
+    try {
+      const cache = new KeyCache();
+      await cache.get("h", 5000, async () => caller);
+      vi.advanceTimersByTime(5000 + 60_001);
+      const load = vi.fn(async () => null);
+      expect(await cache.get("h", 5000, load)).toBeNull();
+      expect(load).toHaveBeenCalledTimes(1);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});

@@ -2,37 +2,66 @@ import type { Caller } from "../http/types";
 
 interface Entry {
   caller: Caller | null;
-  expiresAt: number;
+  /** Fresh until then; after it, served while one background refresh runs. */
+  freshUntil: number;
+  /** Never served after this, refresh or not. */
+  hardExpiry: number;
 }
 
 const MAX_ENTRIES = 10_000;
+/** How long a key may be served from cache while Postgres cannot be reached. */
+export const STALE_LIMIT_MS = 60_000;
 
 /**
- * Isolate-local cache of API-key lookups, keyed by the key's hash. Unknown keys are cached too
- * (as null) so a flood of bad keys does not become a flood of queries. A revocation made in this
- * isolate drops the entry at once; other isolates see it when their entry expires (TTL).
+ * Isolate-local cache of API-key lookups, keyed by the key's hash, so an authenticated request
+ * makes no database round trip. Unknown keys are cached too (as null), so a flood of bad keys
+ * does not become a flood of queries. An entry past its TTL is still served while one background
+ * refresh runs (stale-while-revalidate): no request waits on Postgres once warm, and a revocation
+ * takes effect within the TTL plus one refresh. A revocation made in this isolate drops the entry
+ * at once.
  */
 export class KeyCache {
   private readonly entries = new Map<string, Entry>();
   private readonly inflight = new Map<string, Promise<Caller | null>>();
 
-  async get(hash: string, ttlMs: number, load: () => Promise<Caller | null>): Promise<Caller | null> {
+  /**
+   * `background` receives the refresh promise of a stale hit, so the caller can keep the request
+   * alive until it settles (ctx.waitUntil).
+   */
+  async get(
+    hash: string,
+    ttlMs: number,
+    load: () => Promise<Caller | null>,
+    background: (refresh: Promise<unknown>) => void = () => {},
+  ): Promise<Caller | null> {
     const now = Date.now();
     const hit = this.entries.get(hash);
-    if (hit && hit.expiresAt > now) return hit.caller;
+    if (hit && hit.freshUntil > now) return hit.caller;
+    if (hit && hit.hardExpiry > now) {
+      if (!this.inflight.has(hash)) background(this.refresh(hash, ttlMs, load).catch(() => {}));
+      return hit.caller;
+    }
+    return this.refresh(hash, ttlMs, load);
+  }
 
-    // Concurrent requests with the same key share one lookup.
+  private refresh(hash: string, ttlMs: number, load: () => Promise<Caller | null>): Promise<Caller | null> {
     let pending = this.inflight.get(hash);
-    if (!pending) {
-      pending = load().finally(() => this.inflight.delete(hash));
-      this.inflight.set(hash, pending);
-    }
-    const caller = await pending;
-    if (ttlMs > 0) {
-      if (this.entries.size >= MAX_ENTRIES) this.evict(now);
-      this.entries.set(hash, { caller, expiresAt: now + ttlMs });
-    }
-    return caller;
+    if (pending) return pending;
+    pending = load()
+      .then((caller) => {
+        if (ttlMs > 0) this.store(hash, caller, ttlMs);
+        return caller;
+      })
+      .finally(() => this.inflight.delete(hash));
+    this.inflight.set(hash, pending);
+    return pending;
+  }
+
+  private store(hash: string, caller: Caller | null, ttlMs: number): void {
+    const now = Date.now();
+    if (!this.entries.has(hash) && this.entries.size >= MAX_ENTRIES) this.evict(now);
+    this.entries.delete(hash); // re-insert at the end: the Map's order is the eviction order
+    this.entries.set(hash, { caller, freshUntil: now + ttlMs, hardExpiry: now + ttlMs + STALE_LIMIT_MS });
   }
 
   forgetKey(keyId: string): void {
@@ -40,8 +69,7 @@ export class KeyCache {
   }
 
   private evict(now: number): void {
-    for (const [hash, entry] of this.entries) if (entry.expiresAt <= now) this.entries.delete(hash);
-    // Still full of live entries: drop the oldest inserted (Map keeps insertion order).
+    for (const [hash, entry] of this.entries) if (entry.hardExpiry <= now) this.entries.delete(hash);
     while (this.entries.size >= MAX_ENTRIES) {
       const oldest = this.entries.keys().next().value;
       if (oldest === undefined) break;

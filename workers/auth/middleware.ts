@@ -32,8 +32,11 @@ export const requireApiKey: MiddlewareHandler<AppEnv> = async (c, next) => {
 
   const hash = await hashApiKey(key);
   const handle = c.get("db");
-  const caller = await keyCache.get(hash, c.get("config").RELAY_KEY_CACHE_TTL_MS, () =>
-    findCallerByKeyHash(handle.db, hash),
+  const caller = await keyCache.get(
+    hash,
+    c.get("config").RELAY_KEY_CACHE_TTL_MS,
+    () => findCallerByKeyHash(handle.db, hash),
+    (refresh) => handle.defer(() => refresh),
   );
   if (!caller) throw errors.unauthorized("invalid_api_key", "Invalid API key");
   c.set("caller", caller);

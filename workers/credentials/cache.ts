@@ -9,17 +9,22 @@ import {
 import { masterKeys } from "./master-keys";
 
 interface Entry {
-  expiresAt: number;
+  /** Fresh until then; after it, served while one background refresh runs. */
+  freshUntil: number;
+  hardExpiry: number;
   rows: Map<string, SealedCredential>;
   decrypted: Map<string, Promise<DecryptedCredential>>;
 }
 
 const MAX_TENANTS = 5_000;
+/** How long credentials may be served from cache while Postgres cannot be reached. */
+const STALE_LIMIT_MS = 5 * 60_000;
 
 /**
  * Isolate cache of a tenant's credentials, so routing a request needs no database round trip once
- * warm. Rows are fetched per tenant in one query and decrypted on first use. A PUT or DELETE in
- * this isolate forgets the tenant at once; other isolates see it within the TTL.
+ * warm. Rows are fetched per tenant in one query and decrypted on first use. Past the TTL the entry
+ * is still served while one background refresh runs (stale-while-revalidate). A PUT or DELETE in
+ * this isolate forgets the tenant at once; other isolates see it within the TTL plus one refresh.
  */
 class CredentialCache {
   private readonly entries = new Map<string, Entry>();
@@ -28,28 +33,39 @@ class CredentialCache {
   private async entry(handle: RequestDb, config: Config, tenantId: string): Promise<Entry> {
     const now = Date.now();
     const hit = this.entries.get(tenantId);
-    if (hit && hit.expiresAt > now) return hit;
-    let pending = this.loading.get(tenantId);
-    if (!pending) {
-      pending = listSealedCredentials(handle.db, tenantId)
-        .then((rows) => {
-          const entry: Entry = {
-            expiresAt: Date.now() + config.RELAY_CREDENTIAL_CACHE_TTL_MS,
-            rows: new Map(rows.map((r) => [r.name, r])),
-            decrypted: new Map(),
-          };
-          if (config.RELAY_CREDENTIAL_CACHE_TTL_MS > 0) {
-            if (this.entries.size >= MAX_TENANTS) {
-              const oldest = this.entries.keys().next().value;
-              if (oldest !== undefined) this.entries.delete(oldest);
-            }
-            this.entries.set(tenantId, entry);
-          }
-          return entry;
-        })
-        .finally(() => this.loading.delete(tenantId));
-      this.loading.set(tenantId, pending);
+    if (hit && hit.freshUntil > now) return hit;
+    if (hit && hit.hardExpiry > now) {
+      if (!this.loading.has(tenantId)) handle.defer(() => this.load(handle, config, tenantId));
+      return hit;
     }
+    return this.load(handle, config, tenantId);
+  }
+
+  private load(handle: RequestDb, config: Config, tenantId: string): Promise<Entry> {
+    let pending = this.loading.get(tenantId);
+    if (pending) return pending;
+    pending = listSealedCredentials(handle.db, tenantId)
+      .then((rows) => {
+        const now = Date.now();
+        const ttl = config.RELAY_CREDENTIAL_CACHE_TTL_MS;
+        const entry: Entry = {
+          freshUntil: now + ttl,
+          hardExpiry: now + ttl + STALE_LIMIT_MS,
+          rows: new Map(rows.map((r) => [r.name, r])),
+          decrypted: new Map(),
+        };
+        if (ttl > 0) {
+          this.entries.delete(tenantId);
+          if (this.entries.size >= MAX_TENANTS) {
+            const oldest = this.entries.keys().next().value;
+            if (oldest !== undefined) this.entries.delete(oldest);
+          }
+          this.entries.set(tenantId, entry);
+        }
+        return entry;
+      })
+      .finally(() => this.loading.delete(tenantId));
+    this.loading.set(tenantId, pending);
     return pending;
   }
 

@@ -1,0 +1,80 @@
+import { randomBytes } from "node:crypto";
+import { resolve } from "node:path";
+import pg from "pg";
+import { connectUrl, migrateDatabase } from "./database";
+import { ROOT } from "./env";
+import { freePort, type Managed, startProcess, stopProcess, waitForHttp } from "./processes";
+
+// Throwaway infrastructure for the tests and the benchmark: a database of its own on a real
+// Postgres, and the sidecar as a child process on a free port.
+
+export interface ScratchDatabase {
+  url: string;
+  name: string;
+  drop(): Promise<void>;
+}
+
+async function admin<T>(adminUrl: string, run: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    return await run(client);
+  } finally {
+    await client.end();
+  }
+}
+
+export async function createScratchDatabase(
+  adminUrl: string,
+  prefix: string,
+  opts: { migrate?: boolean } = {},
+): Promise<ScratchDatabase> {
+  const name = `${prefix}_${randomBytes(6).toString("hex")}`;
+  await admin(adminUrl, (c) => c.query(`create database ${name}`));
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  if (opts.migrate !== false) {
+    const handle = await connectUrl(url.href);
+    try {
+      await migrateDatabase(handle);
+    } finally {
+      await handle.close();
+    }
+  }
+  return {
+    url: url.href,
+    name,
+    drop: () =>
+      admin(adminUrl, (c) => c.query(`drop database if exists ${name} with (force)`)).then(() => {}),
+  };
+}
+
+export interface RunningSidecar {
+  url: string;
+  port: number;
+  process: Managed;
+  stop(): Promise<void>;
+}
+
+/** The sidecar on a free port; `wrap` prefixes the command (the benchmark pins it with taskset). */
+export async function startSidecarProcess(
+  env: Record<string, string>,
+  opts: { wrap?: string[]; quiet?: boolean } = {},
+): Promise<RunningSidecar> {
+  const port = await freePort();
+  const command = [
+    ...(opts.wrap ?? []),
+    process.execPath,
+    "--import",
+    "tsx",
+    resolve(ROOT, "sidecar/src/main.ts"),
+  ];
+  const proc = startProcess("sidecar", command[0] as string, command.slice(1), {
+    cwd: ROOT,
+    env: { ...process.env, ...env, RELAY_SIDECAR_PORT: String(port), RELAY_EXIT_WITH_PARENT: "true" },
+    quiet: opts.quiet ?? true,
+  });
+  const url = `http://127.0.0.1:${port}`;
+  await waitForHttp(`${url}/health`, 30_000, () => proc.child.exitCode === null);
+  return { url, port, process: proc, stop: () => stopProcess(proc) };
+}
