@@ -8,6 +8,7 @@ import { ROOT } from "../scripts/lib/env";
 import { freePort, type Managed, startProcess, stopProcess, waitForHttp } from "../scripts/lib/processes";
 import {
   createScratchDatabase,
+  dropUsageQueue,
   type RunningSidecar,
   type ScratchDatabase,
   startSidecarProcess,
@@ -15,6 +16,7 @@ import {
 import { loadMasterKeys } from "../workers/credentials/crypto";
 import { putCredential } from "../workers/db/queries/credentials";
 import { createTenant, issueApiKey } from "../workers/db/queries/tenants";
+import { startProfile, summariseProfile } from "./profile";
 import { cpuNs, rssKb, serveWithWorkerd } from "./workerd";
 
 // `npm run bench [-- --quick]`: relay's overhead beside a bare pass-through Worker and the direct
@@ -22,7 +24,7 @@ import { cpuNs, rssKb, serveWithWorkerd } from "./workerd";
 
 const quick = process.argv.includes("--quick");
 const REPS = 3;
-const WARMUP_MS = quick ? 700 : 2000;
+const WARMUP_MS = quick ? 2000 : 3000;
 const RUN_MS = quick ? 1500 : 5000;
 const PG_ADMIN_URL = process.env.RELAY_TEST_PG_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const REDIS_URL = process.env.RELAY_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -30,13 +32,15 @@ const OUT = resolve(ROOT, "bench-results");
 const BUILD = resolve(ROOT, ".bench");
 const NODE = process.execPath;
 const STREAM_EVENTS = 103; // role chunk + 100 tokens + finish chunk + [DONE]
+/** `target/scenario` to CPU-profile, e.g. "relay-openai/json c=50". */
+const PROFILE = process.env.RELAY_BENCH_PROFILE;
 
 // Server on core 0; load generator, mock upstream and sidecar on core 1.
 const pinned = availableParallelism() >= 2;
 const onServerCore = pinned ? ["taskset", "-c", "0"] : [];
 const onClientCore = pinned ? ["taskset", "-c", "1"] : [];
 
-type TargetName = "direct" | "bare" | "relay-openai" | "relay-anthropic";
+type TargetName = "direct" | "bare" | "bare+js" | "relay-openai" | "relay-anthropic";
 interface Scenario {
   name: string;
   stream: boolean;
@@ -208,11 +212,14 @@ async function main(): Promise<void> {
     );
     const relayPort = await freePort();
     const barePort = await freePort();
+    const relayInspector = PROFILE ? await freePort() : undefined;
+    const bareInspector = PROFILE ? await freePort() : undefined;
     const flags = ["nodejs_compat", "enable_request_signal"];
     const relay = await serveWithWorkerd({
       name: "relay",
       bundleDir: resolve(BUILD, "relay"),
       port: relayPort,
+      inspectorPort: relayInspector,
       wrap: onServerCore,
       compatibilityFlags: flags,
       bindings: {
@@ -229,6 +236,7 @@ async function main(): Promise<void> {
       name: "bare",
       bundleDir: resolve(BUILD, "bare"),
       port: barePort,
+      inspectorPort: bareInspector,
       wrap: onServerCore,
       compatibilityFlags: flags,
       bindings: { UPSTREAM: `${mockUrl}/openai/v1` },
@@ -244,6 +252,13 @@ async function main(): Promise<void> {
       bare: {
         origin: `http://127.0.0.1:${barePort}`,
         path: "/v1/chat/completions",
+        model: "",
+        auth: false,
+        pid: bare.child.pid ?? null,
+      },
+      "bare+js": {
+        origin: `http://127.0.0.1:${barePort}`,
+        path: "/js/v1/chat/completions",
         model: "",
         auth: false,
         pid: bare.child.pid ?? null,
@@ -265,10 +280,19 @@ async function main(): Promise<void> {
     };
 
     const results: Record<string, Record<string, Run[]>> = {};
+    // CPU of every long-lived process of the benchmark, to tell what else kept the machine busy.
+    const ownCpuNs = () =>
+      [mock.child.pid, sidecar?.process.child.pid, relay.child.pid, bare.child.pid].reduce<number>(
+        (t, p) => t + (p ? cpuNs(p) : 0),
+        0,
+      );
     const dbRoundTrips: Record<string, { requests: number; xacts: number; sessions: number }> = {};
 
-    for (const scenario of SCENARIOS) {
-      results[scenario.name] = {};
+    // RELAY_BENCH_ONLY="json c=50" narrows the run to one scenario while iterating on the hot path.
+    const only = process.env.RELAY_BENCH_ONLY;
+    for (const scenario of SCENARIOS.filter((sc) => !only || sc.name === only)) {
+      const byTarget: Record<string, Run[]> = {};
+      results[scenario.name] = byTarget;
       for (const [name, target] of Object.entries(targets) as [TargetName, (typeof targets)[TargetName]][]) {
         const body = JSON.stringify({
           model: `${target.model}bench-100-${scenario.delayMs}`,
@@ -292,15 +316,15 @@ async function main(): Promise<void> {
         if (warm.errors)
           throw new Error(`${name} / ${scenario.name}: warm-up errors: ${warm.errorSamples.join("; ")}`);
         const before = target.auth ? await dbCounters(pgAdmin, database.name) : null;
+        const inspector = name.startsWith("bare") ? bareInspector : relayInspector;
+        const stopProfile =
+          PROFILE === `${name}/${scenario.name}` && inspector ? await startProfile(inspector) : null;
 
         const runs: Run[] = [];
         for (let rep = 0; rep < REPS; rep++) {
           const cpu0 = target.pid ? cpuNs(target.pid) : 0;
           const machine0 = machineJiffies();
-          const others0 = [mock.child.pid, sidecar.process.child.pid, relay.child.pid, bare.child.pid].reduce(
-            (t, p) => t + (p ? cpuNs(p) : 0),
-            0,
-          );
+          const others0 = ownCpuNs();
           let peak = 0;
           const sampler = setInterval(() => {
             if (target.pid) peak = Math.max(peak, rssKb(target.pid));
@@ -309,10 +333,7 @@ async function main(): Promise<void> {
           clearInterval(sampler);
           const cpu = target.pid ? (cpuNs(target.pid) - cpu0) / 1000 : null;
           const machine1 = machineJiffies();
-          const others1 = [mock.child.pid, sidecar.process.child.pid, relay.child.pid, bare.child.pid].reduce(
-            (t, p) => t + (p ? cpuNs(p) : 0),
-            0,
-          );
+          const others1 = ownCpuNs();
           // CPU the machine spent that none of the benchmark's processes account for (jiffies = 10 ms).
           const busyMs = (machine1.busy - machine0.busy) * 10;
           const oursMs = (others1 - others0) / 1e6 + r.clientCpuMs;
@@ -328,6 +349,13 @@ async function main(): Promise<void> {
           if (r.errors)
             console.log(`  ! ${name} / ${scenario.name}: ${r.errors} errors, e.g. ${r.errorSamples[0]}`);
         }
+        if (stopProfile) {
+          const path = resolve(OUT, `profile-${name}-${scenario.name.replace(/\W+/g, "_")}.cpuprofile`);
+          mkdirSync(OUT, { recursive: true });
+          console.log(
+            `\nCPU profile of ${PROFILE} (self time), saved to ${path}:\n${summariseProfile(await stopProfile(), path)}\n`,
+          );
+        }
         if (before) {
           const after = await dbCounters(pgAdmin, database.name);
           const prev = dbRoundTrips[name] ?? { requests: 0, xacts: 0, sessions: 0 };
@@ -337,7 +365,7 @@ async function main(): Promise<void> {
             sessions: prev.sessions + (after.sessions - before.sessions),
           };
         }
-        results[scenario.name][name] = runs;
+        byTarget[name] = runs;
         const m = median(runs.map((r) => r.rps));
         console.log(
           `  ${scenario.name.padEnd(18)} ${name.padEnd(16)} ${m.toFixed(0).padStart(6)} req/s  p50 ${median(runs.map((r) => r.p50)).toFixed(2)} ms`,
@@ -350,6 +378,7 @@ async function main(): Promise<void> {
     for (const p of processes.reverse()) await stopProcess(p);
     await sidecar?.stop();
     await pgAdmin.end().catch(() => {});
+    if (database) await dropUsageQueue(REDIS_URL, database.url);
     await database?.drop().catch(() => {});
   }
 }
@@ -395,7 +424,19 @@ function report(
   for (const [scenario, byTarget] of Object.entries(results)) {
     s[scenario] = Object.fromEntries(Object.entries(byTarget).map(([t, runs]) => [t, summarise(runs)]));
   }
-  const get = (scenario: string, target: string) => s[scenario]?.[target] as Summary;
+  const empty: Summary = {
+    rps: Number.NaN,
+    rpsSpread: 0,
+    p50: Number.NaN,
+    p99: Number.NaN,
+    ttfbP50: Number.NaN,
+    cpuUsPerRequest: null,
+    cpuUsPerEvent: null,
+    peakRssMb: null,
+    errors: 0,
+    otherBusyPct: 0,
+  };
+  const get = (scenario: string, target: string) => s[scenario]?.[target] ?? empty;
   const fmt = (n: number | null, digits = 2) => (n === null ? "–" : n.toFixed(digits));
 
   const rows: string[] = [
@@ -459,6 +500,13 @@ function report(
       paced("relay-openai").ttfbP50 - paced("bare").ttfbP50,
       "≤ 1",
       (v: number) => v <= 1,
+      (v: number) => v.toFixed(2),
+    ],
+    [
+      "… the same ÷ bare+js (a JS transform on the stream, the floor for inspecting it)",
+      ratio(sse("relay-openai").cpuUsPerEvent, sse("bare+js").cpuUsPerEvent),
+      "context",
+      (v: number) => v <= 1.3,
       (v: number) => v.toFixed(2),
     ],
     [

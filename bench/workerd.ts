@@ -19,6 +19,7 @@ export async function serveWithWorkerd(opts: {
   bindings: Record<string, string>;
   compatibilityFlags: string[];
   wrap: string[];
+  inspectorPort?: number;
 }): Promise<Managed> {
   const modules = readdirSync(opts.bundleDir)
     .filter((f) => f.endsWith(".js") || f.endsWith(".mjs"))
@@ -49,7 +50,13 @@ const worker :Workerd.Worker = (
   const proc = startProcess(
     opts.name,
     opts.wrap[0] ?? WORKERD,
-    [...opts.wrap.slice(1), ...(opts.wrap.length ? [WORKERD] : []), "serve", path],
+    [
+      ...opts.wrap.slice(1),
+      ...(opts.wrap.length ? [WORKERD] : []),
+      "serve",
+      path,
+      ...(opts.inspectorPort ? [`--inspector-addr=127.0.0.1:${opts.inspectorPort}`] : []),
+    ],
     {
       cwd: opts.bundleDir,
       env: process.env,

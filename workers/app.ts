@@ -22,7 +22,7 @@ const services: MiddlewareHandler<AppEnv> = async (c, next) => {
   try {
     await next();
   } finally {
-    c.executionCtx.waitUntil(handle.close());
+    if (handle.used) c.executionCtx.waitUntil(handle.close());
   }
 };
 

@@ -1,6 +1,10 @@
 import { randomBytes } from "node:crypto";
 import { resolve } from "node:path";
+import IORedis from "ioredis";
 import pg from "pg";
+import type { Env } from "../../workers/config/env";
+import { loadConfig } from "../../workers/config/env";
+import { usageQueueKey } from "../../workers/usage/recorder";
 import { connectUrl, migrateDatabase } from "./database";
 import { ROOT } from "./env";
 import { freePort, type Managed, startProcess, stopProcess, waitForHttp } from "./processes";
@@ -77,4 +81,17 @@ export async function startSidecarProcess(
   const url = `http://127.0.0.1:${port}`;
   await waitForHttp(`${url}/health`, 30_000, () => proc.child.exitCode === null);
   return { url, port, process: proc, stop: () => stopProcess(proc) };
+}
+
+/** Deletes the usage queue of a scratch database (its events can never be drained). */
+export async function dropUsageQueue(redisUrl: string, databaseUrl: string): Promise<void> {
+  const redis = new IORedis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await redis.connect();
+    await redis.del(usageQueueKey(loadConfig({ DATABASE_URL: databaseUrl } as Env)));
+  } catch {
+    // Best effort: a leftover queue costs memory, not correctness.
+  } finally {
+    redis.disconnect();
+  }
 }

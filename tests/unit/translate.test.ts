@@ -122,3 +122,25 @@ describe("SSE parser", () => {
     ]);
   });
 });
+
+describe("OpenAI pass-through on bytes", () => {
+  it("forwards events as they came, removes the injected usage chunk, keeps usage, whatever the chunking", async () => {
+    const { OpenAIBytePassthrough, mentionsUsage } = await import("../../workers/gateway/stream-pumps");
+    const input = new TextEncoder().encode(read("openai-stream.sse"));
+    const expected = read("openai-stream.sse").replace(/data: \{[^\n]*"choices":\[\],"usage"[^\n]*\n\n/, "");
+    for (const size of [1, 7, 64, 1000, input.length]) {
+      const pump = new OpenAIBytePassthrough(true);
+      const parts: Uint8Array[] = [];
+      for (let i = 0; i < input.length; i += size) parts.push(pump.push(input.subarray(i, i + size)));
+      parts.push(pump.end());
+      const out = new TextDecoder().decode(Buffer.concat(parts));
+      expect(out, `chunk size ${size}`).toBe(expected);
+      expect(pump.usage()).toEqual({ input: 50, output: 20, cached: 16 });
+    }
+    const kept = new OpenAIBytePassthrough(false);
+    const whole = new TextDecoder().decode(Buffer.concat([kept.push(input), kept.end()]));
+    expect(whole).toBe(read("openai-stream.sse"));
+    expect(mentionsUsage(new TextEncoder().encode('{"content":"the \\"usage\\" word"}'))).toBe(false);
+    expect(mentionsUsage(new TextEncoder().encode('{"usage":{}}'))).toBe(true);
+  });
+});

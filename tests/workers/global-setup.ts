@@ -1,4 +1,5 @@
 import type { TestProject } from "vitest/node";
+import { dropUsageQueue } from "../../scripts/lib/scratch";
 import { createTestDatabase, freePort, REDIS_URL, randomHex, startTestSidecar } from "../helpers/stack";
 import { startMockUpstream } from "../mocks/upstream";
 
@@ -48,10 +49,18 @@ export default async function setup(project: TestProject) {
   project.provide("workerBindings", bindings);
   project.provide("deadDatabaseUrl", `postgres://postgres@127.0.0.1:${deadPort}/${database.name}`);
 
+  // Each step runs whatever the others do: a failed step must not leave a process or a database.
   return async () => {
-    await mock.close();
-    await sidecar.stop();
-    await database.drop();
+    const steps = [
+      () => mock.close(),
+      () => sidecar.stop(),
+      // This run's usage queue belongs to the database about to be dropped.
+      () => dropUsageQueue(REDIS_URL, database.url),
+      () => database.drop(),
+    ];
+    const failures: unknown[] = [];
+    for (const step of steps) await step().catch((err: unknown) => failures.push(err));
+    if (failures.length) throw new AggregateError(failures, "global teardown");
   };
 }
 

@@ -1,7 +1,7 @@
-import { describe, expect, inject, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { type Env, loadConfig } from "../../workers/config/env";
 import { redisFrom } from "../../workers/redis/client";
-import { drainUsage, USAGE_QUEUE } from "../../workers/usage/recorder";
+import { drainUsage, usageQueueKey } from "../../workers/usage/recorder";
 import { gatewayTenant, unique } from "./gateway-helpers";
 import { bindings, call } from "./helpers";
 
@@ -95,7 +95,9 @@ describe("usage and cost", () => {
       key: apiKey,
       json: { model: unique("gpt-4o-mini"), messages: hello },
     });
-    const redis = redisFrom(loadConfig({ ...bindings } as Env));
+    const config = loadConfig({ ...bindings } as Env);
+    const redis = redisFrom(config);
+    const USAGE_QUEUE = usageQueueKey(config);
     if (!redis) throw new Error("tests run with Redis");
     // Wait until the event is queued (it is pushed after the response).
     for (let i = 0; i < 50 && (await redis.llen(USAGE_QUEUE)) === 0; i++)
@@ -103,7 +105,8 @@ describe("usage and cost", () => {
     const queued = await redis.llen(USAGE_QUEUE);
     expect(queued).toBeGreaterThan(0);
 
-    const down = loadConfig({ ...bindings, DATABASE_URL: inject("deadDatabaseUrl") } as Env);
+    // The same database, unreachable: its proxy is gone.
+    const down = loadConfig({ ...bindings, RELAY_DB_WS_PROXY: "ws://127.0.0.1:9/v2" } as Env);
     await expect(drainUsage(down)).rejects.toThrow();
     expect(await redis.llen(USAGE_QUEUE)).toBeGreaterThanOrEqual(queued);
 

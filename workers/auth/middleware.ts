@@ -5,6 +5,19 @@ import type { AppEnv } from "../http/types";
 import { hashApiKey, isWellFormedApiKey } from "./api-key";
 import { keyCache } from "./key-cache";
 
+// Hashing the presented key costs a digest per request; a warm key's hash is remembered.
+const hashes = new Map<string, string>();
+const MAX_HASHES = 10_000;
+
+async function hashOf(key: string): Promise<string> {
+  let hash = hashes.get(key);
+  if (hash) return hash;
+  hash = await hashApiKey(key);
+  if (hashes.size >= MAX_HASHES) hashes.clear();
+  hashes.set(key, hash);
+  return hash;
+}
+
 // last_used_at is bookkeeping, not security: write it at most once a minute per key per isolate.
 const TOUCH_INTERVAL_MS = 60_000;
 const lastTouched = new Map<string, number>();
@@ -30,7 +43,7 @@ export const requireApiKey: MiddlewareHandler<AppEnv> = async (c, next) => {
   }
   if (!isWellFormedApiKey(key)) throw errors.unauthorized("invalid_api_key", "Invalid API key");
 
-  const hash = await hashApiKey(key);
+  const hash = await hashOf(key);
   const handle = c.get("db");
   const caller = await keyCache.get(
     hash,

@@ -59,6 +59,11 @@ export class RequestDb {
     );
   }
 
+  /** Whether this request opened a connection or left work behind (most requests do neither). */
+  get used(): boolean {
+    return this.pool !== undefined || this.background.length > 0;
+  }
+
   async close(): Promise<void> {
     await Promise.allSettled(this.background);
     await this.pool?.end().catch(() => {});

@@ -4,13 +4,7 @@ import type { Target } from "../routing/resolve";
 import { chatToMessages } from "../translate/chat-to-messages";
 import { messagesToChat } from "../translate/messages-to-chat";
 import { anthropicToChatCompletion, chatCompletionToAnthropic } from "../translate/responses";
-import {
-  AnthropicPassthrough,
-  AnthropicToOpenAIStream,
-  OpenAIPassthrough,
-  OpenAIToAnthropicStream,
-  type StreamTranslator,
-} from "../translate/streams";
+import { AnthropicPassthrough, AnthropicToOpenAIStream, OpenAIToAnthropicStream } from "../translate/streams";
 import type {
   AnthropicRequest,
   AnthropicResponse,
@@ -20,6 +14,7 @@ import type {
 } from "../translate/types";
 import { fromAnthropicUsage, fromOpenAIUsage } from "../translate/usage";
 import { applySamplingDefaults, type Endpoint, RELAY_FIELDS } from "./fields";
+import { OpenAIBytePassthrough, type StreamPump, TextPump } from "./stream-pumps";
 
 /** The client's side of a request: which API it called, and its parsed body. */
 export interface ClientRequest {
@@ -39,7 +34,7 @@ export interface Plan {
   body: string;
   /** Non-streamed answer → client body (unchanged text when it needs no translation) and usage. */
   respond(text: string): { body: string; usage: TokenUsage | null };
-  translator(): StreamTranslator;
+  pump(): StreamPump;
 }
 
 const ANTHROPIC_VERSION = "2023-06-01";
@@ -125,7 +120,7 @@ export function planRequest(req: ClientRequest, target: Target, config: Config):
       headers: openAIHeaders(target, false),
       body: sameFormatBody(req, target, config),
       respond: (text) => usageOnly(text, (b) => fromOpenAIUsage(b.usage as never)),
-      translator: () => {
+      pump: () => {
         throw new Error("embeddings do not stream");
       },
     };
@@ -145,7 +140,7 @@ export function planRequest(req: ClientRequest, target: Target, config: Config):
       headers: openAIHeaders(target, stream),
       body,
       respond: (text) => usageOnly(text, (b) => (b.usage ? fromOpenAIUsage(b.usage as never) : null)),
-      translator: () => new OpenAIPassthrough(!clientWantsUsage),
+      pump: () => new OpenAIBytePassthrough(!clientWantsUsage),
     };
   }
 
@@ -163,7 +158,7 @@ export function planRequest(req: ClientRequest, target: Target, config: Config):
         const { body, usage } = anthropicToChatCompletion(parseJson<AnthropicResponse>(text));
         return { body: JSON.stringify(body), usage };
       },
-      translator: () => new AnthropicToOpenAIStream(target.model, includeUsage),
+      pump: () => new TextPump(new AnthropicToOpenAIStream(target.model, includeUsage)),
     };
   }
 
@@ -173,7 +168,7 @@ export function planRequest(req: ClientRequest, target: Target, config: Config):
       headers: anthropicHeaders(target, stream, req.anthropicHeaders),
       body: sameFormatBody(req, target, config),
       respond: (text) => usageOnly(text, (b) => (b.usage ? fromAnthropicUsage(b.usage as never) : null)),
-      translator: () => new AnthropicPassthrough(),
+      pump: () => new TextPump(new AnthropicPassthrough()),
     };
   }
 
@@ -188,6 +183,6 @@ export function planRequest(req: ClientRequest, target: Target, config: Config):
       const { body, usage } = chatCompletionToAnthropic(parseJson(text), target.model);
       return { body: JSON.stringify(body), usage };
     },
-    translator: () => new OpenAIToAnthropicStream(target.model),
+    pump: () => new TextPump(new OpenAIToAnthropicStream(target.model)),
   };
 }

@@ -23,7 +23,11 @@ export async function readJsonWithRaw<S extends z.ZodType>(
   const declared = Number(c.req.header("content-length"));
   if (Number.isFinite(declared) && declared > limit) throw errors.tooLarge(limit);
 
-  const text = await readLimited(c.req.raw.body, limit);
+  // A declared length within the limit lets the runtime read natively; otherwise count as we go.
+  const text =
+    Number.isFinite(declared) && c.req.header("content-length")
+      ? await c.req.raw.text()
+      : await readLimited(c.req.raw.body, limit);
   let value: unknown;
   try {
     value = text === "" ? undefined : JSON.parse(text);
