@@ -1,16 +1,50 @@
-import { Hono } from "hono";
+import { Hono, type MiddlewareHandler } from "hono";
 import type { Redis } from "ioredis";
-import { errorBody, errors } from "../../common/errors";
+import { secretsEqual } from "../../common/bytes";
+import { errorBody, errors, RelayError } from "../../common/errors";
+import { verifyInternalJwt } from "../../common/internal-jwt";
 import type { SidecarConfig } from "./config";
+import { lifecycleErrors } from "./lifecycle/errors";
+import type { LifecycleManager } from "./lifecycle/manager";
+import { lifecycleRoutes } from "./lifecycle/routes";
 import { createRedisRestApp } from "./redis-rest/app";
 
 export interface SidecarDeps {
   config: SidecarConfig;
   redis: Redis | null;
+  lifecycle: LifecycleManager | null;
 }
 
-export function createSidecarApp({ config, redis }: SidecarDeps): Hono {
+/** The Worker's internal JWT, or the operator token. Everything but /health needs one. */
+function requireInternal(config: SidecarConfig): MiddlewareHandler {
+  return async (c, next) => {
+    const token = /^Bearer\s+(.+)$/i.exec(c.req.header("authorization") ?? "")?.[1]?.trim();
+    const ok =
+      token !== undefined &&
+      ((config.RELAY_OPERATOR_TOKEN !== undefined &&
+        (await secretsEqual(token, config.RELAY_OPERATOR_TOKEN))) ||
+        (config.RELAY_INTERNAL_SECRET !== undefined &&
+          (await verifyInternalJwt(token, config.RELAY_INTERNAL_SECRET))));
+    if (!ok) {
+      throw errors.unauthorized(
+        "invalid_internal_token",
+        "Send the Worker's internal JWT or the operator token",
+      );
+    }
+    await next();
+  };
+}
+
+export function createSidecarApp({ config, redis, lifecycle }: SidecarDeps): Hono {
   const app = new Hono();
+  app.onError((err, c) => {
+    const e = err instanceof RelayError ? err : errors.internal();
+    if (!(err instanceof RelayError))
+      console.error(JSON.stringify({ level: "error", msg: "unhandled", error: String(err) }));
+    const res = c.json(errorBody(e, c.req.header("x-request-id") ?? ""), e.status as 400);
+    for (const [k, v] of Object.entries(e.headers)) res.headers.set(k, v);
+    return res;
+  });
 
   app.use("*", async (c, next) => {
     await next();
@@ -20,6 +54,11 @@ export function createSidecarApp({ config, redis }: SidecarDeps): Hono {
   });
 
   app.get("/health", (c) => c.json({ status: "ok" }));
+
+  const internal = requireInternal(config);
+  app.use("/readyz", internal);
+  app.use("/v1/*", internal);
+  app.use("/relay/*", internal);
 
   app.get("/readyz", async (c) => {
     if (!redis) return c.json({ status: "ready", checks: { redis: { ok: true, configured: false } } });
@@ -32,6 +71,14 @@ export function createSidecarApp({ config, redis }: SidecarDeps): Hono {
       return c.json({ status: "not_ready", checks: { redis: { ok: false, error } } }, 503);
     }
   });
+
+  if (lifecycle) {
+    app.route("/", lifecycleRoutes(lifecycle));
+  } else {
+    app.all("/v1/*", () => {
+      throw lifecycleErrors.lifecycleDisabled();
+    });
+  }
 
   if (redis && config.RELAY_REDIS_REST_TOKEN) {
     app.route("/redis", createRedisRestApp(redis, config.RELAY_REDIS_REST_TOKEN));

@@ -3,6 +3,7 @@ import { Redis } from "ioredis";
 import { createSidecarApp } from "./app";
 import { loadSidecarConfig, type SidecarConfig } from "./config";
 import { PgWebSocketProxy } from "./db-proxy/ws-to-tcp";
+import { LifecycleManager } from "./lifecycle/manager";
 import { log } from "./log";
 
 export const PG_PROXY_PATH = "/v2";
@@ -15,7 +16,11 @@ export async function startSidecar(config: SidecarConfig) {
   redis?.on("error", (err) => log("warn", "redis connection error", { error: err.message }));
   redis?.connect().catch(() => {});
 
-  const app = createSidecarApp({ config, redis });
+  const lifecycle = config.RELAY_MODEL_LIFECYCLE_ENABLED
+    ? new LifecycleManager(config, config.RELAY_LIFECYCLE_STATE_FILE)
+    : null;
+  await lifecycle?.init();
+  const app = createSidecarApp({ config, redis, lifecycle });
   const server = createAdaptorServer({ fetch: app.fetch });
   const pgProxy =
     config.RELAY_PG_PROXY_TARGETS.length > 0 ? new PgWebSocketProxy(config.RELAY_PG_PROXY_TARGETS) : null;
@@ -34,10 +39,13 @@ export async function startSidecar(config: SidecarConfig) {
     url: `http://${config.RELAY_SIDECAR_HOST}:${port}`,
     pgProxy: pgProxy ? { path: PG_PROXY_PATH, targets: config.RELAY_PG_PROXY_TARGETS } : null,
     redisRest: Boolean(redis && config.RELAY_REDIS_REST_TOKEN),
+    models: lifecycle ? lifecycle.names() : null,
   });
 
   return {
     port,
+    lifecycle,
+    /** Stops accepting, lets requests in flight finish within the grace period, stops every model. */
     async close(): Promise<void> {
       pgProxy?.close();
       await new Promise<void>((resolve) => {
@@ -48,6 +56,7 @@ export async function startSidecar(config: SidecarConfig) {
           resolve();
         }, config.RELAY_SHUTDOWN_GRACE_MS).unref();
       });
+      await lifecycle?.stopAll();
       redis?.disconnect();
     },
   };
