@@ -50,6 +50,8 @@ export async function startSidecar(config: SidecarConfig) {
       pgProxy?.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
+        // Idle keep-alive connections (the Worker's pool) would hold close() open until the grace ends.
+        (server as unknown as { closeIdleConnections?: () => void }).closeIdleConnections?.();
         // In-flight requests get the grace period; then connections are cut.
         setTimeout(() => {
           (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();

@@ -1,6 +1,7 @@
+import { resolve } from "node:path";
 import type { TestProject } from "vitest/node";
 import { dropUsageQueue } from "../../scripts/lib/scratch";
-import { createTestDatabase, freePort, REDIS_URL, randomHex, startTestSidecar } from "../helpers/stack";
+import { createTestDatabase, freePort, REDIS_URL, ROOT, randomHex, startTestSidecar } from "../helpers/stack";
 import { startMockUpstream } from "../mocks/upstream";
 
 /**
@@ -13,16 +14,24 @@ export default async function setup(project: TestProject) {
   const deadPort = await freePort(); // allow-listed but closed: "Postgres is down"
   const redisToken = randomHex(24);
   const mock = await startMockUpstream();
+  const internalSecret = randomHex(24);
+  // A local model for the edge tests: the fake llama-server behind the sidecar's lifecycle manager.
+  const fake = `exec "${process.execPath}" "${resolve(ROOT, "tests/fixtures/fake-llama-server.mjs")}"`;
   const sidecar = await startTestSidecar({
     RELAY_PG_PROXY_TARGETS: `127.0.0.1:5432,127.0.0.1:${deadPort}`,
     REDIS_URL,
     RELAY_REDIS_REST_TOKEN: redisToken,
+    RELAY_INTERNAL_SECRET: internalSecret,
+    RELAY_MODEL_LIFECYCLE_ENABLED: "true",
+    RELAY_MODEL_MAP: JSON.stringify({ tiny: { cmd: `FAKE_LOAD_MS=300 ${fake}`, ctx_size: 2048 } }),
+    RELAY_MODEL_PORT_BASE: String(await freePort()),
+    RELAY_SHUTDOWN_GRACE_MS: "3000",
   });
 
   // Every binding is set, empty when unused, so a developer's .dev.vars cannot leak into tests.
   const bindings = {
     RELAY_MASTER_KEY_PREVIOUS: "",
-    RELAY_INTERNAL_SECRET: "",
+    RELAY_INTERNAL_SECRET: internalSecret,
     RELAY_KEY_CACHE_TTL_MS: "5000",
     MAX_REQUEST_BODY_BYTES: "1048576",
     DATABASE_URL: database.url,

@@ -2,6 +2,7 @@ import type { Context } from "hono";
 import { credentialCache } from "../credentials/cache";
 import type { DecryptedCredential } from "../db/queries/credentials";
 import type { AppEnv } from "../http/types";
+import { localModels } from "../local/sidecar";
 import { ANTHROPIC_BASE_URL, OPENAI_BASE_URL } from "../routing/resolve";
 
 export interface ModelEntry {
@@ -109,5 +110,7 @@ export async function listModels(c: Context<AppEnv>): Promise<ModelEntry[]> {
     }
   });
   for (const [id, entry] of Object.entries(config.RELAY_CLOUD_MODELS ?? {})) add(id, "cloud", entry.ctx_size);
+  for (const m of await localModels(config, (p) => c.executionCtx.waitUntil(p)))
+    add(`local:${m.id}`, "local", m.context_length);
   return [...out.values()];
 }

@@ -25,6 +25,8 @@ export interface ClientRequest {
   stream: boolean;
   /** Headers that pass through to Anthropic (`anthropic-version`, `anthropic-beta`). */
   anthropicHeaders: Record<string, string>;
+  /** Session headers, passed to local models so the sidecar can keep sessions apart. */
+  sessionHeaders: Record<string, string>;
 }
 
 /** How to call one target, and how to turn its answer into the client's format. */
@@ -60,11 +62,16 @@ function anthropicUrl(base: string): string {
   return `${base.replace(/\/+$/, "").replace(/\/v1$/, "")}/v1/messages`;
 }
 
-function openAIHeaders(target: Target, stream: boolean): Record<string, string> {
+function openAIHeaders(
+  target: Target,
+  stream: boolean,
+  session: Record<string, string> = {},
+): Record<string, string> {
   return {
     "content-type": "application/json",
     accept: stream ? "text/event-stream" : "application/json",
     ...(target.apiKey ? { authorization: `Bearer ${target.apiKey}` } : {}),
+    ...(target.provider === "local" ? session : {}),
   };
 }
 
@@ -117,7 +124,7 @@ export function planRequest(req: ClientRequest, target: Target, config: Config):
     }
     return {
       url: `${target.baseUrl}/embeddings`,
-      headers: openAIHeaders(target, false),
+      headers: openAIHeaders(target, false, req.sessionHeaders),
       body: sameFormatBody(req, target, config),
       respond: (text) => usageOnly(text, (b) => fromOpenAIUsage(b.usage as never)),
       pump: () => {
@@ -137,7 +144,7 @@ export function planRequest(req: ClientRequest, target: Target, config: Config):
     });
     return {
       url: `${target.baseUrl}/chat/completions`,
-      headers: openAIHeaders(target, stream),
+      headers: openAIHeaders(target, stream, req.sessionHeaders),
       body,
       respond: (text) => usageOnly(text, (b) => (b.usage ? fromOpenAIUsage(b.usage as never) : null)),
       pump: () => new OpenAIBytePassthrough(!clientWantsUsage),
@@ -177,7 +184,7 @@ export function planRequest(req: ClientRequest, target: Target, config: Config):
   applySamplingDefaults(upstream, config, target);
   return {
     url: `${target.baseUrl}/chat/completions`,
-    headers: openAIHeaders(target, stream),
+    headers: openAIHeaders(target, stream, req.sessionHeaders),
     body: JSON.stringify(upstream),
     respond: (text) => {
       const { body, usage } = chatCompletionToAnthropic(parseJson(text), target.model);

@@ -3,6 +3,7 @@ import { errors, RelayError } from "../../common/errors";
 import type { Config } from "../config/env";
 import { credentialCache } from "../credentials/cache";
 import type { AppEnv } from "../http/types";
+import { localModels } from "../local/sidecar";
 import { type RouteContext, resolveTarget, type Target } from "../routing/resolve";
 import type { TokenUsage } from "../translate/types";
 import { costOf } from "../usage/prices";
@@ -89,6 +90,7 @@ export async function proxy(c: Context<AppEnv>, input: ProxyInput): Promise<Resp
     env: c.env,
     credential: (name) => credentialCache.get(handle, config, caller.tenantId, name),
     credentialNames: () => credentialCache.names(handle, config, caller.tenantId),
+    localModels: () => localModels(config, (p) => c.executionCtx.waitUntil(p)),
   };
 
   let attempts = 0;

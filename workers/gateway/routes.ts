@@ -2,6 +2,7 @@ import type { Context } from "hono";
 import { Hono } from "hono";
 import { z } from "zod";
 import { errors } from "../../common/errors";
+import { SESSION_HEADERS } from "../../common/session";
 import { readJsonWithRaw } from "../http/body";
 import type { AppEnv } from "../http/types";
 import type { Json } from "../translate/types";
@@ -61,11 +62,16 @@ async function handle(c: Context<AppEnv>, endpoint: Endpoint, schema: z.ZodType<
     body.model = candidates[0];
     changed = true;
   }
-  const anthropicHeaders: Record<string, string> = {};
-  for (const h of ["anthropic-version", "anthropic-beta"]) {
-    const v = c.req.header(h);
-    if (v) anthropicHeaders[h] = v;
-  }
+  const pick = (names: string[]) => {
+    const out: Record<string, string> = {};
+    for (const h of names) {
+      const v = c.req.header(h);
+      if (v) out[h] = v;
+    }
+    return out;
+  };
+  const anthropicHeaders = pick(["anthropic-version", "anthropic-beta"]);
+  const sessionHeaders = pick(SESSION_HEADERS);
   return proxy(c, {
     client: {
       endpoint,
@@ -73,6 +79,7 @@ async function handle(c: Context<AppEnv>, endpoint: Endpoint, schema: z.ZodType<
       raw: changed ? JSON.stringify(body) : raw,
       stream: endpoint !== "embeddings" && body.stream === true,
       anthropicHeaders,
+      sessionHeaders,
     },
     candidates,
     warnings,

@@ -1,6 +1,7 @@
-import { errors, RelayError } from "../../common/errors";
+import { errors } from "../../common/errors";
 import type { Config, Env } from "../config/env";
 import type { DecryptedCredential } from "../db/queries/credentials";
+import { type LocalModel, sidecarBaseUrl, sidecarToken } from "../local/sidecar";
 
 /** The wire format an upstream speaks. */
 export type Wire = "openai" | "anthropic";
@@ -22,6 +23,8 @@ export interface RouteContext {
   env: Env;
   credential(name: string): Promise<DecryptedCredential | null>;
   credentialNames(): Promise<Set<string>>;
+  /** Names served by the sidecar (empty when there is none). */
+  localModels(): Promise<LocalModel[]>;
 }
 
 export const ANTHROPIC_BASE_URL = "https://api.anthropic.com";
@@ -58,6 +61,17 @@ async function requireCredential(
   return fromCredential(cred, model);
 }
 
+async function localTarget(ctx: RouteContext, model: string, contextLength?: number): Promise<Target> {
+  return {
+    provider: "local",
+    wire: "openai",
+    baseUrl: sidecarBaseUrl(ctx.config),
+    apiKey: await sidecarToken(ctx.config),
+    model,
+    ...(contextLength ? { contextLength } : {}),
+  };
+}
+
 /**
  * The routing table of DESIGN.md, first match wins:
  * named credential prefix → `anthropic:` → `openai:` → `local:` → RELAY_CLOUD_MODELS →
@@ -74,15 +88,7 @@ export async function resolveTarget(requested: string, ctx: RouteContext): Promi
         `Model '${requested}' names no model after the prefix`,
         "model",
       );
-    if (prefix === "local") {
-      throw new RelayError({
-        status: 400,
-        type: "invalid_request_error",
-        code: "model_not_found",
-        message: `Model '${requested}': local models are served by the sidecar, which this deployment does not route to yet`,
-        param: "model",
-      });
-    }
+    if (prefix === "local") return localTarget(ctx, rest);
     if (prefix === "anthropic") return requireCredential(ctx, "anthropic", rest, "Anthropic");
     if (prefix === "openai") return requireCredential(ctx, "openai", rest, "OpenAI");
     if ((await ctx.credentialNames()).has(prefix)) {
@@ -90,6 +96,9 @@ export async function resolveTarget(requested: string, ctx: RouteContext): Promi
       if (cred) return fromCredential(cred, rest);
     }
   }
+
+  const local = (await ctx.localModels()).find((m) => m.id === requested);
+  if (local) return localTarget(ctx, requested, local.context_length);
 
   const cloud = ctx.config.RELAY_CLOUD_MODELS?.[requested];
   if (cloud) {

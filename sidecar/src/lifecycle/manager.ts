@@ -6,9 +6,6 @@ import type { LifecycleSettings } from "./settings";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Headers that name a client's session, first match wins (the seed's list). */
-export const SESSION_HEADERS = ["session-id", "session_id", "x-session-affinity", "x-client-request-id"];
-
 export interface Lease {
   model: ModelProcess;
   release(): void;

@@ -1,7 +1,8 @@
 import { Hono } from "hono";
 import { RelayError } from "../../../common/errors";
+import { SESSION_HEADERS } from "../../../common/session";
 import { lifecycleErrors } from "./errors";
-import { type Lease, type LifecycleManager, SESSION_HEADERS } from "./manager";
+import type { Lease, LifecycleManager } from "./manager";
 
 interface RequestRecord {
   at: string;
