@@ -82,10 +82,25 @@ async function main(): Promise<void> {
     // 2. The sidecar, which also carries the Worker's Postgres and Redis plumbing.
     const redisToken = env.REDIS_URL ? randomBytes(24).toString("hex") : undefined;
     const node = process.execPath;
+    // Local models: the lifecycle settings (from the environment or .dev.vars) go to the sidecar,
+    // and a configured model map turns the lifecycle on.
+    const lifecycleEnv: Record<string, string> = {};
+    for (const [k, v] of Object.entries(env)) {
+      if (
+        v !== undefined &&
+        /^RELAY_(MODEL_|LIFECYCLE_|SWITCH_|SERIALIZE_|INTERNAL_SECRET|OPERATOR_TOKEN)/.test(k)
+      ) {
+        lifecycleEnv[k] = v;
+      }
+    }
+    if (lifecycleEnv.RELAY_MODEL_MAP?.trim() && !lifecycleEnv.RELAY_MODEL_LIFECYCLE_ENABLED) {
+      lifecycleEnv.RELAY_MODEL_LIFECYCLE_ENABLED = "true";
+    }
     const sidecar = startProcess("sidecar", node, ["--import", "tsx", "sidecar/src/main.ts"], {
       cwd: ROOT,
       env: {
         ...process.env,
+        ...lifecycleEnv,
         RELAY_SIDECAR_PORT: String(sidecarPort),
         RELAY_EXIT_WITH_PARENT: "true",
         RELAY_PG_PROXY_TARGETS: hostPort(databaseUrl),

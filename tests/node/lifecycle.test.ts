@@ -281,3 +281,61 @@ describe("sidecar API", () => {
     );
   });
 });
+
+describe("shutdown and recovery", () => {
+  it("drains in-flight requests on SIGTERM, then stops every model", async () => {
+    const { startSidecarProcess } = await import("../../scripts/lib/scratch");
+    portBase += 20;
+    const side = await startSidecarProcess({
+      RELAY_MODEL_LIFECYCLE_ENABLED: "true",
+      RELAY_MODEL_MAP: JSON.stringify({ slow: { cmd: cmd({ FAKE_DELAY_MS: 1500 }), ctx_size: 1 } }),
+      RELAY_MODEL_PORT_BASE: String(portBase),
+      RELAY_OPERATOR_TOKEN: OPERATOR,
+      RELAY_LIFECYCLE_STATE_FILE: join(stateDir, "drain.json"),
+    });
+    const headers = { authorization: `Bearer ${OPERATOR}`, "content-type": "application/json" };
+    await fetch(`${side.url}/relay/models/slow/load`, { method: "POST", headers });
+    const status = (await (await fetch(`${side.url}/relay/status`, { headers })).json()) as { models: any[] };
+    const modelPid = status.models[0].pid as number;
+    const inFlight = fetch(`${side.url}/v1/chat/completions`, {
+      method: "POST",
+      headers,
+      body: JSON.stringify({ model: "slow", messages: [{ role: "user", content: "x" }] }),
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    process.kill(side.process.child.pid as number, "SIGTERM");
+    const res = await inFlight;
+    expect(res.status).toBe(200); // finished during the drain
+    expect(await side.process.exited).toBe(0);
+    expect(() => process.kill(modelPid, 0)).toThrow(); // the model went with it
+  });
+
+  it("reclaims the ports of models a crashed run left behind", async () => {
+    const { spawn } = await import("node:child_process");
+    portBase += 20;
+    const orphanPort = portBase;
+    const orphan = spawn("sh", ["-c", cmd()], {
+      env: { ...process.env, LLAMA_PORT: String(orphanPort) },
+      detached: true,
+      stdio: "ignore",
+    });
+    // The orphan is our own child here, so its death shows as an exit event (a zombie still answers kill 0).
+    const orphanExited = new Promise<string | null>((r) => orphan.once("exit", (_code, signal) => r(signal)));
+    for (let i = 0; i < 50; i++) {
+      if ((await fetch(`http://127.0.0.1:${orphanPort}/health`).catch(() => null))?.ok) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const stateFile = join(stateDir, "crashed.json");
+    (await import("node:fs")).writeFileSync(
+      stateFile,
+      JSON.stringify([{ pid: orphan.pid, port: orphanPort }]),
+    );
+    portBase -= 20; // the new sidecar's models start at the orphan's port
+    const { chat } = await sidecar(
+      { m: { cmd: cmd({ FAKE_MODE: "ok" }), ctx_size: 1, port: orphanPort } },
+      { RELAY_LIFECYCLE_STATE_FILE: stateFile },
+    );
+    expect(await orphanExited).toBe("SIGKILL");
+    expect((await chat("m")).status).toBe(200);
+  });
+});

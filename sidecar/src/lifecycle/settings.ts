@@ -29,7 +29,7 @@ const modelMap = z
   .string()
   .optional()
   .transform((v, ctx): Record<string, ModelSpec> => {
-    if (!v || !v.trim()) return {};
+    if (!v?.trim()) return {};
     let raw: unknown;
     try {
       raw = JSON.parse(v);
