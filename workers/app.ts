@@ -11,6 +11,7 @@ import { notFound, onError } from "./http/errors";
 import { requestId } from "./http/request-id";
 import type { AppEnv } from "./http/types";
 import { keyRoutes } from "./keys/routes";
+import { livekitRoutes, livekitWebhook } from "./livekit/routes";
 import { usageRoutes } from "./usage/routes";
 
 /** Config and a lazily opened database handle for every authenticated surface. */
@@ -39,7 +40,11 @@ export function createApp(): Hono<AppEnv> {
   app.route("/v1/credentials", credentialRoutes);
   app.route("/v1/audit", auditRoutes);
   app.route("/v1/usage", usageRoutes);
+  app.route("/v1/livekit", livekitRoutes);
   app.route("/v1", gatewayRoutes);
+
+  app.use("/api/*", services);
+  app.route("/api/webhooks/livekit", livekitWebhook);
 
   app.use("/admin/*", services);
   app.route("/admin", adminRoutes);

@@ -38,6 +38,7 @@ describe("npm run db:migrate", () => {
     expect(tables.map((t) => t.table_name)).toEqual([
       "api_keys",
       "audit_events",
+      "livekit_events",
       "provider_credentials",
       "tenants",
       "usage_events",

@@ -53,6 +53,10 @@ export default async function setup(project: TestProject) {
     REQUEST_TIMEOUT_SECONDS: "600",
     RELAY_FIRST_BYTE_TIMEOUT_SECONDS: "120",
     MOCK_UPSTREAM_URL: mock.url,
+    LIVEKIT_URL: "wss://livekit.relay.test",
+    LIVEKIT_API_KEY: "APIrelaytests",
+    LIVEKIT_API_SECRET: randomHex(24),
+    RELAY_LIVEKIT_ALLOW_ADMIN_GRANTS: "false",
     SIDECAR_URL: sidecar.url,
   };
   project.provide("workerBindings", bindings);

@@ -27,6 +27,12 @@ export interface Env {
   RELAY_CLOUD_FALLBACK_API_KEY?: string;
   RELAY_MODEL_PRICES?: string;
   RELAY_ANTHROPIC_DEFAULT_MAX_TOKENS?: string;
+  LIVEKIT_URL?: string;
+  LIVEKIT_API_KEY?: string;
+  LIVEKIT_API_SECRET?: string;
+  RELAY_LIVEKIT_TOKEN_TTL_SECONDS?: string;
+  RELAY_LIVEKIT_MAX_TTL_SECONDS?: string;
+  RELAY_LIVEKIT_ALLOW_ADMIN_GRANTS?: string;
   DEFAULT_MODEL?: string;
   DEFAULT_TEMPERATURE?: string;
   DEFAULT_TOP_P?: string;
@@ -157,6 +163,12 @@ const schema = z.object({
   RELAY_CLOUD_FALLBACK_API_KEY: optionalText,
   RELAY_MODEL_PRICES: jsonOf(z.record(z.string().min(1), price)),
   RELAY_ANTHROPIC_DEFAULT_MAX_TOKENS: int(4096, 1, 1_000_000),
+  LIVEKIT_URL: optionalUrl(["wss:", "ws:", "https:", "http:"]),
+  LIVEKIT_API_KEY: optionalText,
+  LIVEKIT_API_SECRET: optionalText,
+  RELAY_LIVEKIT_TOKEN_TTL_SECONDS: int(3600, 60, 86_400),
+  RELAY_LIVEKIT_MAX_TTL_SECONDS: int(21_600, 60, 604_800),
+  RELAY_LIVEKIT_ALLOW_ADMIN_GRANTS: flag,
   DEFAULT_MODEL: optionalText,
   DEFAULT_TEMPERATURE: optionalNumber,
   DEFAULT_TOP_P: optionalNumber,

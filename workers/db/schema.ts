@@ -122,3 +122,33 @@ export const usageEvents = pgTable(
   },
   (t) => [index("usage_events_tenant_time_idx").on(t.tenantId, t.createdAt)],
 );
+
+/**
+ * Every verified LiveKit webhook delivery, once: LiveKit delivers at least once, and the event id
+ * makes a replay a no-op. Minutes are derived from these rows (their own timestamps), so events
+ * arriving late or out of order still count right. tenant_id is null for rooms relay did not name.
+ */
+export const livekitEvents = pgTable(
+  "livekit_events",
+  {
+    id: text("id").primaryKey(),
+    tenantId: uuid("tenant_id").references(() => tenants.id, { onDelete: "cascade" }),
+    event: text("event").notNull(),
+    room: text("room"),
+    roomSid: text("room_sid"),
+    participantSid: text("participant_sid"),
+    participantIdentity: text("participant_identity"),
+    /** When the participant joined, per LiveKit (lets a `left` without its `joined` still count). */
+    participantJoinedAt: timestamp("participant_joined_at", { withTimezone: true }),
+    trackSid: text("track_sid"),
+    egressId: text("egress_id"),
+    ingressId: text("ingress_id"),
+    occurredAt: timestamp("occurred_at", { withTimezone: true }).notNull(),
+    receivedAt: timestamp("received_at", { withTimezone: true }).notNull().defaultNow(),
+    payload: jsonb("payload").$type<Record<string, unknown>>().notNull(),
+  },
+  (t) => [
+    index("livekit_events_tenant_time_idx").on(t.tenantId, t.occurredAt),
+    index("livekit_events_room_idx").on(t.roomSid),
+  ],
+);

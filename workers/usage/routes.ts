@@ -2,8 +2,10 @@ import { and, eq, gte, lt, sql } from "drizzle-orm";
 import { Hono } from "hono";
 import { z } from "zod";
 import { errors } from "../../common/errors";
+import { livekitEventsOverlapping } from "../db/queries/livekit";
 import { usageEvents } from "../db/schema";
 import type { AppEnv } from "../http/types";
+import { emptyTally, realtimeByDay, type Tally } from "../livekit/metering";
 import { drainUsage } from "./recorder";
 
 const DAY = 86_400_000;
@@ -88,6 +90,21 @@ export const usageRoutes = new Hono<AppEnv>().get("/", async (c) => {
     }),
     { requests: 0, errors: 0, input_tokens: 0, output_tokens: 0, cached_tokens: 0, cost_usd: 0 },
   );
+  // LiveKit: minutes and counts per UTC day, from the tenant's verified webhook events.
+  const days = realtimeByDay(await livekitEventsOverlapping(c.get("db").db, tenantId, from, to), from, to);
+  const round = (t: Tally): Tally =>
+    Object.fromEntries(
+      Object.entries(t).map(([k, v]) => [k, Math.round(v * 10_000) / 10_000]),
+    ) as unknown as Tally;
+  const realtimeTotals = emptyTally();
+  for (const t of days.values()) for (const k of Object.keys(t) as (keyof Tally)[]) realtimeTotals[k] += t[k];
+  const realtime = {
+    data:
+      groupBy === "day"
+        ? [...days.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([day, t]) => ({ day, ...round(t) }))
+        : [],
+    totals: round(realtimeTotals),
+  };
   return c.json({
     object: "usage",
     from: from.toISOString(),
@@ -95,5 +112,6 @@ export const usageRoutes = new Hono<AppEnv>().get("/", async (c) => {
     group_by: groupBy,
     data,
     totals,
+    realtime,
   });
 });
