@@ -1,5 +1,8 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { createServer } from "node:net";
+import { groupAlive, stopGroup } from "../../sidecar/src/process-group";
+
+export { groupAlive };
 
 /** A free TCP port on 127.0.0.1 (or the preferred one when it is free). */
 export async function freePort(preferred = 0): Promise<number> {
@@ -58,32 +61,9 @@ export function startProcess(
   return { name, child, exited };
 }
 
-export function groupAlive(pid: number): boolean {
-  try {
-    process.kill(-pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** SIGTERM to the whole group, then SIGKILL if it has not gone within the grace period. */
 export async function stopProcess(p: Managed, graceMs = 5000): Promise<void> {
-  const pid = p.child.pid;
-  if (!pid) return;
-  try {
-    process.kill(-pid, "SIGTERM");
-  } catch {
-    return;
-  }
-  const deadline = Date.now() + graceMs;
-  while (groupAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-  if (groupAlive(pid)) {
-    try {
-      process.kill(-pid, "SIGKILL");
-    } catch {}
-    while (groupAlive(pid)) await new Promise((r) => setTimeout(r, 20));
-  }
+  if (p.child.pid) await stopGroup(p.child.pid, graceMs);
 }
 
 export async function waitForHttp(

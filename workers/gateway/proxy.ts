@@ -2,6 +2,7 @@ import type { Context } from "hono";
 import { errors, RelayError } from "../../common/errors";
 import type { Config } from "../config/env";
 import { credentialCache } from "../credentials/cache";
+import { readTextWithin } from "../http/read-text";
 import type { AppEnv } from "../http/types";
 import { localModels } from "../local/sidecar";
 import { type RouteContext, resolveTarget, type Target } from "../routing/resolve";
@@ -47,25 +48,6 @@ class Clock {
     let value = `gateway;dur=${gateway};desc="relay", upstream;dur=${this.upstreamMs}`;
     if (this.waitedMs) value += `, retry-wait;dur=${this.waitedMs}`;
     return value;
-  }
-}
-
-async function readLimited(
-  reader: ReadableStreamDefaultReader<Uint8Array>,
-  limit: number,
-): Promise<string | null> {
-  const decoder = new TextDecoder();
-  let text = "";
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) return text + decoder.decode();
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel().catch(() => {});
-      return null;
-    }
-    text += decoder.decode(value, { stream: true });
   }
 }
 
@@ -271,13 +253,7 @@ async function attempt(
     clock.ttfbMs = Date.now() - clock.started;
     // The rest of the body is bounded by the overall deadline and MAX_UPSTREAM_RESPONSE_BYTES.
     try {
-      // A declared length within the limit lets the runtime read natively; otherwise count as we go.
-      const declared = Number(res.headers.get("content-length") ?? Number.NaN);
-      const text = !res.body
-        ? ""
-        : declared <= config.MAX_UPSTREAM_RESPONSE_BYTES
-          ? await res.text()
-          : await readLimited(res.body.getReader(), config.MAX_UPSTREAM_RESPONSE_BYTES);
+      const text = await readTextWithin(res, config.MAX_UPSTREAM_RESPONSE_BYTES);
       if (text === null) {
         const error = errors.badGateway(
           "upstream_response_too_large",

@@ -1,11 +1,11 @@
 import type { Context } from "hono";
 import type { z } from "zod";
 import { errors } from "../../common/errors";
+import { readTextWithin } from "./read-text";
 import type { AppEnv } from "./types";
 
 /**
- * Reads a JSON body under the size limit without trusting Content-Length alone (a chunked body
- * has none), then validates it. Every failure is a 4xx in the envelope.
+ * Reads a JSON body under the size limit (declared or streamed), then validates it. Every failure is a 4xx in the envelope.
  */
 export async function readJson<S extends z.ZodType>(c: Context<AppEnv>, schema: S): Promise<z.output<S>> {
   return (await readJsonWithRaw(c, schema)).value;
@@ -20,14 +20,8 @@ export async function readJsonWithRaw<S extends z.ZodType>(
   if (!type || !/^application\/(?:[\w.+-]+\+)?json\b/i.test(type)) throw errors.unsupportedMediaType(type);
 
   const limit = c.get("config").MAX_REQUEST_BODY_BYTES;
-  const declared = Number(c.req.header("content-length"));
-  if (Number.isFinite(declared) && declared > limit) throw errors.tooLarge(limit);
-
-  // A declared length within the limit lets the runtime read natively; otherwise count as we go.
-  const text =
-    Number.isFinite(declared) && c.req.header("content-length")
-      ? await c.req.raw.text()
-      : await readLimited(c.req.raw.body, limit);
+  const text = await readTextWithin(c.req.raw, limit);
+  if (text === null) throw errors.tooLarge(limit);
   let value: unknown;
   try {
     value = text === "" ? undefined : JSON.parse(text);
@@ -42,23 +36,4 @@ export async function readJsonWithRaw<S extends z.ZodType>(
     throw errors.badRequest("invalid_request", message, param);
   }
   return { value: result.data, raw: text };
-}
-
-async function readLimited(body: ReadableStream<Uint8Array> | null, limit: number): Promise<string> {
-  if (!body) return "";
-  const reader = body.getReader();
-  const decoder = new TextDecoder();
-  let size = 0;
-  let text = "";
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel();
-      throw errors.tooLarge(limit);
-    }
-    text += decoder.decode(value, { stream: true });
-  }
-  return text + decoder.decode();
 }

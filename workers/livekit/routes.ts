@@ -4,6 +4,7 @@ import { z } from "zod";
 import { errors } from "../../common/errors";
 import { insertLivekitEvent, recentLivekitRoomEvents } from "../db/queries/livekit";
 import { readJson } from "../http/body";
+import { readTextWithin } from "../http/read-text";
 import type { AppEnv } from "../http/types";
 import { roomSummaries } from "./metering";
 import { parseRoomName } from "./rooms";
@@ -35,9 +36,8 @@ export const livekitWebhook = new Hono<AppEnv>().post("/", async (c) => {
   const type = c.req.header("content-type") ?? "";
   if (!/^application\/(webhook\+)?json\b/i.test(type)) throw errors.unsupportedMediaType(type);
   const limit = c.get("config").MAX_REQUEST_BODY_BYTES;
-  if (Number(c.req.header("content-length") ?? 0) > limit) throw errors.tooLarge(limit);
-  const raw = await c.req.text();
-  if (raw.length > limit) throw errors.tooLarge(limit);
+  const raw = await readTextWithin(c.req.raw, limit);
+  if (raw === null) throw errors.tooLarge(limit);
   const auth = (c.req.header("authorization") ?? "").replace(/^Bearer\s+/i, "");
 
   let event: Awaited<ReturnType<WebhookReceiver["receive"]>>;

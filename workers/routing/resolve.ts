@@ -15,7 +15,6 @@ export interface Target {
   apiKey: string | null;
   /** The model name sent upstream. */
   model: string;
-  contextLength?: number;
 }
 
 export interface RouteContext {
@@ -61,14 +60,13 @@ async function requireCredential(
   return fromCredential(cred, model);
 }
 
-async function localTarget(ctx: RouteContext, model: string, contextLength?: number): Promise<Target> {
+async function localTarget(ctx: RouteContext, model: string): Promise<Target> {
   return {
     provider: "local",
     wire: "openai",
     baseUrl: sidecarBaseUrl(ctx.config),
     apiKey: await sidecarToken(ctx.config),
     model,
-    ...(contextLength ? { contextLength } : {}),
   };
 }
 
@@ -98,7 +96,7 @@ export async function resolveTarget(requested: string, ctx: RouteContext): Promi
   }
 
   const local = (await ctx.localModels()).find((m) => m.id === requested);
-  if (local) return localTarget(ctx, requested, local.context_length);
+  if (local) return localTarget(ctx, requested);
 
   const cloud = ctx.config.RELAY_CLOUD_MODELS?.[requested];
   if (cloud) {
@@ -117,7 +115,6 @@ export async function resolveTarget(requested: string, ctx: RouteContext): Promi
       baseUrl: cloud.base_url.replace(/\/+$/, ""),
       apiKey,
       model: requested,
-      contextLength: cloud.ctx_size,
     };
   }
 

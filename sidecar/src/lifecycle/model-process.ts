@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { createConnection } from "node:net";
 import { log } from "../log";
+import { stopGroup } from "../process-group";
 import { lifecycleErrors } from "./errors";
 import { RingBuffer } from "./ring-buffer";
 import type { LifecycleSettings, ModelSpec } from "./settings";
@@ -19,15 +20,6 @@ export function portInUse(port: number): Promise<boolean> {
     });
     socket.once("error", () => resolve(false));
   });
-}
-
-function groupAlive(pid: number): boolean {
-  try {
-    process.kill(-pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /**
@@ -121,18 +113,9 @@ export class ModelProcess {
     const pid = this.child?.pid;
     if (!pid) return;
     this.state = "stopping";
-    try {
-      process.kill(-pid, "SIGTERM");
-    } catch {}
-    const deadline = Date.now() + this.settings.RELAY_LIFECYCLE_SHUTDOWN_CONFIRM_TIMEOUT_MS;
-    while (groupAlive(pid) && Date.now() < deadline) await sleep(50);
-    if (groupAlive(pid)) {
-      log("warn", "model did not stop on SIGTERM; killing", { model: this.name, pid });
-      try {
-        process.kill(-pid, "SIGKILL");
-      } catch {}
-      while (groupAlive(pid)) await sleep(20);
-    }
+    const ended = await stopGroup(pid, this.settings.RELAY_LIFECYCLE_SHUTDOWN_CONFIRM_TIMEOUT_MS);
+    if (ended === "killed")
+      log("warn", "model did not stop on SIGTERM; killed it", { model: this.name, pid });
     await this.exited;
     for (let i = 0; i < 100 && (await portInUse(this.port)); i++) await sleep(50);
     this.state = "stopped";

@@ -126,7 +126,10 @@ export async function decryptCredential(
   return { ...describe(row), apiKey: plaintext };
 }
 
-/** The one place a credential is decrypted; callers keep the plaintext out of logs and responses. */
+/**
+ * One credential, read and decrypted (tools and tests; request routing goes through the isolate
+ * cache, which decrypts with decryptCredential). Callers keep the plaintext out of logs and responses.
+ */
 export async function loadCredential(
   db: Database,
   tenantId: string,
