@@ -5,7 +5,7 @@ import type { AuditContext } from "../workers/db/queries/audit";
 import { type CredentialInput, putCredential } from "../workers/db/queries/credentials";
 import { createTenant, findTenantByName, issueApiKey } from "../workers/db/queries/tenants";
 import { migrateDatabase, openNodeDatabase } from "./lib/database";
-import { nodeEnv } from "./lib/env";
+import { nodeEnv, readDevState } from "./lib/env";
 
 // `npm run bootstrap -- [--tenant NAME] [--key-name NAME] [--json]`: a tenant and its first key.
 // With --json, stdout carries exactly one JSON object and every message goes to stderr.
@@ -79,7 +79,7 @@ async function main(): Promise<number> {
   }
   const keys = credentials.length > 0 ? await loadMasterKeys(env.RELAY_MASTER_KEY as string) : null;
 
-  const handle = await openNodeDatabase(env);
+  const handle = await openNodeDatabase(env, "npm run bootstrap");
   try {
     await migrateDatabase(handle);
     const audit: AuditContext = { actor: "bootstrap" };
@@ -100,7 +100,8 @@ async function main(): Promise<number> {
       process.stdout.write(`${JSON.stringify({ tenantId: tenant.id, apiKey: issued.apiKey })}\n`);
     } else {
       console.log(`\nAPI key (shown once, store it now):\n  ${issued.apiKey}\n`);
-      console.log(`try: curl -H "authorization: Bearer ${issued.apiKey}" http://127.0.0.1:8787/v1/keys`);
+      const base = readDevState()?.workerUrl ?? "http://127.0.0.1:8787";
+      console.log(`try: curl -H "authorization: Bearer ${issued.apiKey}" ${base}/v1/keys`);
     }
     return 0;
   } finally {

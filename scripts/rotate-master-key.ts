@@ -15,7 +15,7 @@ async function main(): Promise<number> {
     return 2;
   }
   const keys = await loadMasterKeys(env.RELAY_MASTER_KEY, env.RELAY_MASTER_KEY_PREVIOUS || undefined);
-  const handle = await openNodeDatabase(env);
+  const handle = await openNodeDatabase(env, "npm run rotate-master-key");
   try {
     const result = await resealAllCredentials(handle.db, keys);
     for (const tenantId of result.tenants) {

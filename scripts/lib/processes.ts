@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { createServer } from "node:net";
+import { resolve } from "node:path";
 import { groupAlive, stopGroup } from "../../sidecar/src/process-group";
 
 export { groupAlive };
@@ -35,27 +36,49 @@ export interface Managed {
   exited: Promise<number | null>;
 }
 
+const TETHER = resolve(import.meta.dirname, "tether.mjs");
+
 /**
  * Starts a child in its own process group, so stopping it also stops whatever it started
- * (wrangler starts workerd). Output is passed through line by line with a name prefix.
+ * (wrangler starts workerd). Output is passed through line by line with a name prefix, and each
+ * stdout line is offered to `onLine`. With `tether`, the child runs under tether.mjs, which takes
+ * its group down when this process goes away, even by SIGKILL.
  */
 export function startProcess(
   name: string,
   command: string,
   args: string[],
-  opts: { env?: NodeJS.ProcessEnv; cwd?: string; quiet?: boolean },
+  opts: {
+    env?: NodeJS.ProcessEnv;
+    cwd?: string;
+    quiet?: boolean;
+    tether?: boolean;
+    onLine?: (line: string) => void;
+    /** Every line of stdout and stderr (a test scans them, e.g. for secrets). */
+    onOutput?: (line: string) => void;
+  },
 ): Managed {
-  const child = spawn(command, args, {
+  const [cmd, argv] = opts.tether ? [process.execPath, [TETHER, command, ...args]] : [command, args];
+  const child = spawn(cmd, argv, {
     cwd: opts.cwd,
     env: opts.env,
     detached: true,
-    stdio: ["ignore", "pipe", "pipe"],
+    // A tethered child watches its stdin: this end stays open for as long as this process lives.
+    stdio: [opts.tether ? "pipe" : "ignore", "pipe", "pipe"],
   });
-  const prefix = (stream: NodeJS.WritableStream) => (chunk: Buffer) => {
-    if (opts.quiet) return;
-    for (const line of chunk.toString().split(/\r?\n/)) if (line.trim()) stream.write(`[${name}] ${line}\n`);
+  const prefix = (stream: NodeJS.WritableStream, onLine?: (line: string) => void) => {
+    let rest = "";
+    return (chunk: Buffer) => {
+      const lines = (rest + chunk.toString()).split(/\r?\n/);
+      rest = lines.pop() ?? "";
+      for (const line of lines) {
+        onLine?.(line);
+        opts.onOutput?.(line);
+        if (!opts.quiet && line.trim()) stream.write(`[${name}] ${line}\n`);
+      }
+    };
   };
-  child.stdout?.on("data", prefix(process.stdout));
+  child.stdout?.on("data", prefix(process.stdout, opts.onLine));
   child.stderr?.on("data", prefix(process.stderr));
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   return { name, child, exited };
@@ -66,10 +89,15 @@ export async function stopProcess(p: Managed, graceMs = 5000): Promise<void> {
   if (p.child.pid) await stopGroup(p.child.pid, graceMs);
 }
 
+/**
+ * Waits for `url` to answer 200. `instance` makes sure the answer comes from the process started
+ * here and not from something else on that port: the response must carry it in `x-relay-instance`.
+ */
 export async function waitForHttp(
   url: string,
   timeoutMs: number,
   alive: () => boolean = () => true,
+  instance?: string,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = "";
@@ -77,8 +105,9 @@ export async function waitForHttp(
     if (!alive()) throw new Error(`process exited before ${url} answered`);
     try {
       const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
-      if (res.ok) return;
-      last = `HTTP ${res.status}`;
+      await res.body?.cancel();
+      if (res.ok && (!instance || res.headers.get("x-relay-instance") === instance)) return;
+      last = res.ok ? "something else answers on that port" : `HTTP ${res.status}`;
     } catch (err) {
       last = (err as Error).message;
     }

@@ -4,7 +4,7 @@ import IORedis from "ioredis";
 import pg from "pg";
 import type { Env } from "../../workers/config/env";
 import { loadConfig } from "../../workers/config/env";
-import { usageQueueKey } from "../../workers/usage/recorder";
+import { outboxKeys } from "../../workers/outbox/queue";
 import { connectUrl, migrateDatabase } from "./database";
 import { ROOT } from "./env";
 import { freePort, type Managed, startProcess, stopProcess, waitForHttp } from "./processes";
@@ -60,12 +60,15 @@ export interface RunningSidecar {
   stop(): Promise<void>;
 }
 
-/** The sidecar on a free port; `wrap` prefixes the command (the benchmark pins it with taskset). */
+/**
+ * The sidecar on a free port (or `port`, to bring one back where it was); `wrap` prefixes the
+ * command (the benchmark pins it with taskset).
+ */
 export async function startSidecarProcess(
   env: Record<string, string>,
-  opts: { wrap?: string[]; quiet?: boolean } = {},
+  opts: { wrap?: string[]; quiet?: boolean; port?: number; onOutput?: (line: string) => void } = {},
 ): Promise<RunningSidecar> {
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   const command = [
     ...(opts.wrap ?? []),
     process.execPath,
@@ -77,18 +80,21 @@ export async function startSidecarProcess(
     cwd: ROOT,
     env: { ...process.env, ...env, RELAY_SIDECAR_PORT: String(port), RELAY_EXIT_WITH_PARENT: "true" },
     quiet: opts.quiet ?? true,
+    onOutput: opts.onOutput,
   });
   const url = `http://127.0.0.1:${port}`;
   await waitForHttp(`${url}/health`, 30_000, () => proc.child.exitCode === null);
   return { url, port, process: proc, stop: () => stopProcess(proc) };
 }
 
-/** Deletes the usage queue of a scratch database (its events can never be drained). */
-export async function dropUsageQueue(redisUrl: string, databaseUrl: string): Promise<void> {
+/** Deletes the outbox of a scratch database (its items can never be drained): the queue and its claims. */
+export async function dropOutbox(redisUrl: string, databaseUrl: string): Promise<void> {
   const redis = new IORedis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
   try {
     await redis.connect();
-    await redis.del(usageQueueKey(loadConfig({ DATABASE_URL: databaseUrl } as Env)));
+    const keys = outboxKeys(loadConfig({ DATABASE_URL: databaseUrl } as Env));
+    const claimed = await redis.keys(`${keys.claimedPrefix}*`);
+    await redis.del(keys.queue, keys.claims, keys.legacy, ...claimed);
   } catch {
     // Best effort: a leftover queue costs memory, not correctness.
   } finally {
