@@ -1,37 +1,10 @@
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import { resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { SseParser } from "../../common/sse";
 import { chatToMessages } from "../../workers/translate/chat-to-messages";
 import { messagesToChat } from "../../workers/translate/messages-to-chat";
 import { anthropicToChatCompletion, chatCompletionToAnthropic } from "../../workers/translate/responses";
-import {
-  AnthropicToOpenAIStream,
-  OpenAIToAnthropicStream,
-  type StreamTranslator,
-} from "../../workers/translate/streams";
-
-// Golden fixtures: inputs are hand-written in the providers' real formats; the expected outputs
-// were produced once, read line by line, and are pinned here. UPDATE_GOLDEN=1 rewrites them.
-const dir = resolve(import.meta.dirname, "../fixtures/translate");
-const read = (name: string) => readFileSync(resolve(dir, name), "utf8");
-const json = (name: string) => JSON.parse(read(name));
-
-function golden(name: string, actual: string): void {
-  const path = resolve(dir, name);
-  if (process.env.UPDATE_GOLDEN === "1" || !existsSync(path)) writeFileSync(path, actual);
-  expect(actual).toBe(readFileSync(path, "utf8"));
-}
-
-/** Feeds a stream through a translator in uneven slices, as a network would deliver it. */
-function runStream(translator: StreamTranslator, input: string): string {
-  const parser = new SseParser();
-  let out = "";
-  for (let i = 0; i < input.length; i += 37)
-    for (const ev of parser.push(input.slice(i, i + 37))) out += translator.event(ev);
-  for (const ev of parser.flush()) out += translator.event(ev);
-  return out + translator.end();
-}
+import { AnthropicToOpenAIStream, OpenAIToAnthropicStream } from "../../workers/translate/streams";
+import { golden, fixtureJson as json, fixture as read, runStream } from "../helpers/golden";
 
 beforeAll(() => {
   vi.useFakeTimers();

@@ -76,10 +76,64 @@ function responseFormatInstruction(format: OpenAIChatRequest["response_format"])
   return `Respond with a single valid JSON value and nothing else. It must conform to this JSON Schema:\n${JSON.stringify(schema ?? {})}`;
 }
 
+/**
+ * Anthropic's extended thinking stands in for OpenAI's reasoning effort: a thinking budget per
+ * effort, from Anthropic's minimum (1024) to 32k (beyond which Anthropic advises batch processing).
+ */
+const THINKING_BUDGETS: Record<string, number> = {
+  minimal: 1024,
+  low: 2048,
+  medium: 8192,
+  high: 16384,
+  xhigh: 32000,
+  max: 32000,
+};
+
+/**
+ * Turns extended thinking on for a reasoning effort, within Anthropic's constraints: max_tokens
+ * above the budget, no temperature or top_k, top_p at 0.95 or more, no forced tool use, and, in a
+ * tool loop, the thinking blocks of the turn that called the tools — which the Chat Completions
+ * format does not carry, so such a step runs without thinking (and says so).
+ */
+function applyThinking(out: AnthropicRequest, effort: string, warnings: string[]): void {
+  const budget = THINKING_BUDGETS[effort];
+  if (budget === undefined) {
+    throw errors.badRequest(
+      "unsupported_parameter",
+      `reasoning effort '${effort}' has no Anthropic equivalent (use ${Object.keys(THINKING_BUDGETS).join(", ")} or none)`,
+      "reasoning_effort",
+    );
+  }
+  const skipped = "reasoning effort not applied: Anthropic";
+  if (out.tool_choice?.type === "any" || out.tool_choice?.type === "tool") {
+    warnings.push(`${skipped} allows no extended thinking when a tool call is forced`);
+    return;
+  }
+  const lastAssistant = out.messages.findLast((m) => m.role === "assistant");
+  if (Array.isArray(lastAssistant?.content) && lastAssistant.content.some((b) => b.type === "tool_use")) {
+    warnings.push(
+      `${skipped} needs the thinking blocks of the turn that called the tools, which this format does not carry`,
+    );
+    return;
+  }
+  out.thinking = { type: "enabled", budget_tokens: budget };
+  // Thinking counts against max_tokens: keep the room the client gave the answer.
+  if (out.max_tokens <= budget) out.max_tokens += budget;
+  const dropped: string[] = [];
+  if (out.temperature !== undefined) dropped.push("temperature");
+  if (out.top_k !== undefined) dropped.push("top_k");
+  if (out.top_p !== undefined && out.top_p < 0.95) dropped.push("top_p");
+  for (const field of dropped) delete out[field];
+  if (dropped.length)
+    warnings.push(`${dropped.join(", ")} dropped: Anthropic does not allow them with extended thinking`);
+}
+
+/** `warnings` collects what was adjusted without failing the request (for `x-relay-warning`). */
 export function chatToMessages(
   req: OpenAIChatRequest,
   model: string,
   defaultMaxTokens: number,
+  warnings: string[] = [],
 ): AnthropicRequest {
   if (req.n !== undefined && req.n !== null && req.n !== 1) {
     throw errors.badRequest("unsupported_parameter", "Anthropic models return one choice: n must be 1", "n");
@@ -151,5 +205,7 @@ export function chatToMessages(
     out.tool_choice = { type: "tool", name: choice.function.name, ...noParallel };
   } else if (out.tools && req.parallel_tool_calls === false)
     out.tool_choice = { type: "auto", ...noParallel };
+  if (req.reasoning_effort && req.reasoning_effort !== "none")
+    applyThinking(out, req.reasoning_effort, warnings);
   return out;
 }

@@ -28,7 +28,7 @@ function toParts(blocks: AnthropicBlock[]): OpenAIContentPart[] {
 }
 
 /** Plain text when the content is text only, parts otherwise (some servers accept only strings). */
-function simplify(parts: OpenAIContentPart[]): string | OpenAIContentPart[] {
+export function simplifyContent(parts: OpenAIContentPart[]): string | OpenAIContentPart[] {
   return parts.every((p) => p.type === "text") ? parts.map((p) => p.text ?? "").join("") : parts;
 }
 
@@ -87,7 +87,7 @@ export function messagesToChat(req: AnthropicRequest, model: string): OpenAIChat
       }
     }
     const parts = toParts(blocks);
-    if (parts.length) messages.push({ role: "user", content: simplify(parts) });
+    if (parts.length) messages.push({ role: "user", content: simplifyContent(parts) });
   }
 
   const out: OpenAIChatRequest = { model, messages, max_tokens: req.max_tokens };

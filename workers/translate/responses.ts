@@ -1,9 +1,9 @@
 import type {
   AnthropicBlock,
   AnthropicResponse,
+  ChatCompletion,
   Json,
   OpenAIToolCall,
-  OpenAIUsage,
   TokenUsage,
 } from "./types";
 import { fromAnthropicUsage, fromOpenAIUsage, toAnthropicUsage, toOpenAIUsage } from "./usage";
@@ -36,7 +36,10 @@ export function anthropicId(openaiId: string | undefined): string {
   return `msg_${(openaiId ?? crypto.randomUUID()).replace(/^chatcmpl-/, "")}`;
 }
 
-export function anthropicToChatCompletion(res: AnthropicResponse): { body: Json; usage: TokenUsage } {
+export function anthropicToChatCompletion(res: AnthropicResponse): {
+  body: ChatCompletion;
+  usage: TokenUsage;
+} {
   let text = "";
   const calls: OpenAIToolCall[] = [];
   for (const block of res.content ?? []) {
@@ -71,16 +74,6 @@ export function anthropicToChatCompletion(res: AnthropicResponse): { body: Json;
     usage: toOpenAIUsage(usage),
   };
   return { body, usage };
-}
-
-interface ChatCompletion {
-  id?: string;
-  model?: string;
-  choices?: {
-    message?: { content?: string | null; tool_calls?: OpenAIToolCall[]; refusal?: string | null };
-    finish_reason?: string | null;
-  }[];
-  usage?: OpenAIUsage;
 }
 
 function parseInput(args: string): unknown {

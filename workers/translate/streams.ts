@@ -1,6 +1,6 @@
 import { formatSse, type SseEvent } from "../../common/sse";
 import { ANTHROPIC_TO_OPENAI_FINISH, anthropicId, OPENAI_TO_ANTHROPIC_STOP, openAIId } from "./responses";
-import type { AnthropicUsage, Json, OpenAIUsage, TokenUsage } from "./types";
+import type { AnthropicUsage, ChatChunk, ChatChunkChoice, Json, OpenAIUsage, TokenUsage } from "./types";
 import { fromAnthropicUsage, fromOpenAIUsage, toAnthropicUsage, toOpenAIUsage } from "./usage";
 
 /**
@@ -21,7 +21,8 @@ const openAIError = (message: string, type: string) =>
 const anthropicError = (message: string, type: string) =>
   formatSse(JSON.stringify({ type: "error", error: { type, message } }), "error");
 
-function parse(data: string): Json | null {
+/** An event's data as JSON, or null when it is not (relay skips such events rather than fail). */
+export function parseData(data: string): Json | null {
   try {
     return JSON.parse(data) as Json;
   } catch {
@@ -37,7 +38,7 @@ export class OpenAIPassthrough implements StreamTranslator {
   event(ev: SseEvent): string {
     // Only chunks that mention usage are parsed: the rest pass as they came.
     if (ev.data !== "[DONE]" && ev.data.includes('"usage"')) {
-      const chunk = parse(ev.data);
+      const chunk = parseData(ev.data);
       const usage = chunk?.usage as OpenAIUsage | null | undefined;
       if (usage) this.seen = fromOpenAIUsage(usage);
       if (this.dropUsageChunk && usage && Array.isArray(chunk?.choices) && chunk.choices.length === 0)
@@ -62,7 +63,7 @@ export class AnthropicPassthrough implements StreamTranslator {
 
   event(ev: SseEvent): string {
     if (ev.event === "message_start" || ev.event === "message_delta") {
-      const data = parse(ev.data);
+      const data = parseData(ev.data);
       const usage = (
         ev.event === "message_start" ? (data?.message as Json | undefined)?.usage : data?.usage
       ) as Partial<AnthropicUsage> | undefined;
@@ -82,8 +83,20 @@ export class AnthropicPassthrough implements StreamTranslator {
   }
 }
 
-/** Anthropic upstream, OpenAI client: `message_start … message_stop` → `chat.completion.chunk`s. */
-export class AnthropicToOpenAIStream implements StreamTranslator {
+/** Where a chunk producer hands what it makes: chunk objects, the normal end, or an upstream error. */
+export interface ChatChunkSink {
+  chunk(chunk: ChatChunk): void;
+  /** The stream ended normally (`data: [DONE]` on the wire). */
+  done(): void;
+  error(message: string, type: string): void;
+}
+
+/**
+ * Anthropic events → `chat.completion.chunk` objects, handed to a sink. Kept apart from the SSE
+ * text so that other formats (the Responses API) compose with it on objects, without serialising
+ * chunks only to parse them again.
+ */
+export class AnthropicToChatChunks {
   private id = openAIId(crypto.randomUUID());
   private model: string;
   private readonly created = Math.floor(Date.now() / 1000);
@@ -96,54 +109,59 @@ export class AnthropicToOpenAIStream implements StreamTranslator {
   constructor(
     model: string,
     private readonly includeUsage: boolean,
+    private readonly sink: ChatChunkSink,
   ) {
     this.model = model;
   }
 
-  private chunk(delta: Json, finish: string | null = null, extra: Json = {}): string {
-    return formatSse(
-      JSON.stringify({
-        id: this.id,
-        object: "chat.completion.chunk",
-        created: this.created,
-        model: this.model,
-        choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
-        ...extra,
-      }),
-    );
+  private chunk(delta: ChatChunkChoice["delta"], finish: string | null = null): void {
+    this.sink.chunk({
+      id: this.id,
+      object: "chat.completion.chunk",
+      created: this.created,
+      model: this.model,
+      choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
+    });
   }
 
-  event(ev: SseEvent): string {
-    const data = parse(ev.data);
-    if (!data) return "";
+  event(ev: SseEvent): void {
+    const data = parseData(ev.data);
+    if (!data) return;
     switch (data.type) {
       case "message_start": {
         const message = data.message as Json;
         this.id = openAIId(String(message.id ?? crypto.randomUUID()));
         if (typeof message.model === "string") this.model = message.model;
         this.raw = { ...(message.usage as Partial<AnthropicUsage>) };
-        return this.chunk({ role: "assistant", content: "" });
+        this.chunk({ role: "assistant", content: "" });
+        return;
       }
       case "content_block_start": {
         const block = data.content_block as Json;
-        if (block.type !== "tool_use") return "";
+        if (block.type !== "tool_use") return;
         const index = this.toolIndex.size;
         this.toolIndex.set(Number(data.index), index);
-        return this.chunk({
+        this.chunk({
           tool_calls: [
-            { index, id: block.id, type: "function", function: { name: block.name, arguments: "" } },
+            {
+              index,
+              id: block.id as string,
+              type: "function",
+              function: { name: block.name as string, arguments: "" },
+            },
           ],
         });
+        return;
       }
       case "content_block_delta": {
         const delta = data.delta as Json;
-        if (delta.type === "text_delta") return this.chunk({ content: delta.text });
-        if (delta.type === "input_json_delta") {
+        if (delta.type === "text_delta") this.chunk({ content: delta.text as string });
+        else if (delta.type === "input_json_delta") {
           const index = this.toolIndex.get(Number(data.index));
-          if (index === undefined || !delta.partial_json) return "";
-          return this.chunk({ tool_calls: [{ index, function: { arguments: delta.partial_json } }] });
+          if (index === undefined || !delta.partial_json) return;
+          this.chunk({ tool_calls: [{ index, function: { arguments: delta.partial_json as string } }] });
         }
-        return ""; // thinking and signatures have no Chat Completions equivalent
+        return; // thinking and signatures have no Chat Completions equivalent
       }
       case "message_delta": {
         const stop = (data.delta as Json | undefined)?.stop_reason;
@@ -152,38 +170,92 @@ export class AnthropicToOpenAIStream implements StreamTranslator {
         if (usage) {
           for (const [k, v] of Object.entries(usage)) if (v != null) (this.raw as Json)[k] = v;
         }
-        return "";
+        return;
       }
       case "message_stop":
-        return this.close();
+        this.end();
+        return;
       case "error": {
         const err = data.error as Json | undefined;
-        this.finished = true;
-        return openAIError(String(err?.message ?? "upstream error"), String(err?.type ?? "api_error"));
+        this.fail(String(err?.message ?? "upstream error"), String(err?.type ?? "api_error"));
+        return;
       }
       default:
-        return ""; // ping, content_block_stop
+        return; // ping, content_block_stop
     }
   }
 
-  private close(): string {
-    if (this.finished) return "";
+  /** The upstream finished: the finish chunk, the usage chunk if asked for, then the end. */
+  end(): void {
+    if (this.finished) return;
     this.finished = true;
-    let out = this.chunk({}, this.finish ?? "stop");
-    if (this.includeUsage)
-      out += this.chunk({}, null, { choices: [], usage: toOpenAIUsage(fromAnthropicUsage(this.raw)) });
-    return `${out}data: [DONE]\n\n`;
+    this.chunk({}, this.finish ?? "stop");
+    if (this.includeUsage) {
+      this.sink.chunk({
+        id: this.id,
+        object: "chat.completion.chunk",
+        created: this.created,
+        model: this.model,
+        choices: [],
+        usage: toOpenAIUsage(fromAnthropicUsage(this.raw)),
+      });
+    }
+    this.sink.done();
   }
 
+  /** A failure: reported once, and nothing follows it. */
+  fail(message: string, type: string): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.sink.error(message, type);
+  }
+
+  usage(): TokenUsage {
+    return fromAnthropicUsage(this.raw);
+  }
+}
+
+/** Anthropic upstream, OpenAI client: `message_start … message_stop` → `chat.completion.chunk` events. */
+export class AnthropicToOpenAIStream implements StreamTranslator {
+  private out = "";
+  private readonly chunks: AnthropicToChatChunks;
+
+  constructor(model: string, includeUsage: boolean) {
+    this.chunks = new AnthropicToChatChunks(model, includeUsage, {
+      chunk: (chunk) => {
+        this.out += formatSse(JSON.stringify(chunk));
+      },
+      done: () => {
+        this.out += "data: [DONE]\n\n";
+      },
+      error: (message, type) => {
+        this.out += openAIError(message, type);
+      },
+    });
+  }
+
+  private take(): string {
+    const out = this.out;
+    this.out = "";
+    return out;
+  }
+
+  event(ev: SseEvent): string {
+    this.chunks.event(ev);
+    return this.take();
+  }
   end(): string {
-    return this.close();
+    this.chunks.end();
+    return this.take();
   }
   error(message: string, type: string): string {
-    this.finished = true;
+    // Unlike an upstream error event, relay's own failure is reported even after the end.
+    this.chunks.fail(message, type);
+    this.take();
     return openAIError(message, type);
   }
   usage(): TokenUsage | null {
-    return fromAnthropicUsage(this.raw);
+    return this.chunks.usage();
   }
 }
 
@@ -259,7 +331,7 @@ export class OpenAIToAnthropicStream implements StreamTranslator {
 
   event(ev: SseEvent): string {
     if (ev.data === "[DONE]") return this.close();
-    const chunk = parse(ev.data);
+    const chunk = parseData(ev.data);
     if (!chunk) return "";
     if (chunk.error) {
       const err = chunk.error as Json;

@@ -43,8 +43,9 @@ export interface OpenAIChatRequest extends Json {
   top_p?: number | null;
   response_format?: {
     type: "text" | "json_object" | "json_schema";
-    json_schema?: { name?: string; schema?: Json };
+    json_schema?: { name?: string; schema?: Json; strict?: boolean; description?: string };
   };
+  reasoning_effort?: string | null;
   user?: string;
   n?: number | null;
 }
@@ -54,6 +55,49 @@ export interface OpenAIUsage {
   completion_tokens: number;
   total_tokens: number;
   prompt_tokens_details?: { cached_tokens?: number };
+  completion_tokens_details?: { reasoning_tokens?: number };
+}
+
+/** A non-streamed Chat Completions answer, as far as relay reads it. */
+export interface ChatCompletion {
+  id?: string;
+  model?: string;
+  choices?: {
+    message?: { content?: string | null; tool_calls?: OpenAIToolCall[]; refusal?: string | null };
+    finish_reason?: string | null;
+  }[];
+  usage?: OpenAIUsage;
+}
+
+/** One streamed tool-call fragment: the first names the call, the rest carry argument text. */
+export interface ChatToolCallDelta {
+  index?: number;
+  id?: string;
+  type?: "function";
+  function?: { name?: string; arguments?: string };
+}
+
+export interface ChatChunkChoice {
+  index: number;
+  delta: {
+    role?: string;
+    content?: string | null;
+    refusal?: string | null;
+    tool_calls?: ChatToolCallDelta[];
+  };
+  logprobs?: unknown;
+  finish_reason: string | null;
+}
+
+/** One `chat.completion.chunk`; an OpenAI-compatible server may also send `{ error }` mid-stream. */
+export interface ChatChunk {
+  id?: string;
+  object?: string;
+  created?: number;
+  model?: string;
+  choices?: ChatChunkChoice[];
+  usage?: OpenAIUsage | null;
+  error?: { message?: string; type?: string; code?: string | number | null };
 }
 
 export type AnthropicBlock =
@@ -102,6 +146,7 @@ export interface AnthropicRequest extends Json {
   top_p?: number;
   top_k?: number;
   metadata?: { user_id?: string };
+  thinking?: { type: "enabled"; budget_tokens: number };
 }
 
 export interface AnthropicUsage {
