@@ -2,8 +2,12 @@
 // little as possible and the same for every target. Run as `node bench/mock-upstream.ts <port>`.
 //   POST /openai/v1/chat/completions   JSON, or SSE when the body has "stream":true
 //   POST /anthropic/v1/messages        JSON, or SSE
-// The stream shape comes from the model name `bench-<chunks>-<delayMs>` (default 100 chunks, 0 ms);
-// usage is included, as an OpenAI usage chunk when asked and in Anthropic's message events.
+//   GET  /health                       200, once it listens
+// The stream shape comes from the model name `bench-<tokens>-<delayMs>[-once]` (default 100 tokens,
+// 0 ms). Streams are sent the way providers send them: one SSE event per write, each write handed to
+// the kernel before the next is issued, with `delayMs` before every token event. `-once` is the
+// labelled exception: the first event, then everything else in one write.
+// Usage is included, as an OpenAI usage chunk when asked and in Anthropic's message events.
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 
 const port = Number(process.argv[2] ?? 0);
@@ -39,14 +43,21 @@ const anthropicJson = Buffer.from(
   }),
 );
 
+/** One stream: its events in order, and which of them are tokens (paced). */
+interface Shape {
+  events: Buffer[];
+  firstToken: number;
+  tokens: number;
+}
+
 const chunk = (delta: unknown, finish: string | null = null) =>
   Buffer.from(
     `data: ${JSON.stringify({ id: "chatcmpl-bench", object: "chat.completion.chunk", created, model: "bench", choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }] })}\n\n`,
   );
-const openAIStream = {
-  head: chunk({ role: "assistant", content: "" }),
+const openAI = {
+  head: [chunk({ role: "assistant", content: "" })],
   token: chunk({ content: "token " }),
-  tail: chunk({}, "stop"),
+  tail: [chunk({}, "stop")],
   usage: Buffer.from(
     `data: ${JSON.stringify({ id: "chatcmpl-bench", object: "chat.completion.chunk", created, model: "bench", choices: [], usage: { prompt_tokens: 12, completion_tokens: 100, total_tokens: 112 } })}\n\n`,
   ),
@@ -54,8 +65,8 @@ const openAIStream = {
 };
 const ev = (type: string, body: unknown) =>
   Buffer.from(`event: ${type}\ndata: ${JSON.stringify({ type, ...(body as object) })}\n\n`);
-const anthropicStream = {
-  head: Buffer.concat([
+const anthropic = {
+  head: [
     ev("message_start", {
       message: {
         id: "msg_bench",
@@ -69,64 +80,87 @@ const anthropicStream = {
       },
     }),
     ev("content_block_start", { index: 0, content_block: { type: "text", text: "" } }),
-  ]),
+  ],
   token: ev("content_block_delta", { index: 0, delta: { type: "text_delta", text: "token " } }),
-  tail: Buffer.concat([
+  tail: [
     ev("content_block_stop", { index: 0 }),
     ev("message_delta", {
       delta: { stop_reason: "end_turn", stop_sequence: null },
       usage: { output_tokens: 100 },
     }),
     ev("message_stop", {}),
-  ]),
+  ],
 };
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+// Built once per shape: the request path stays free of allocation beyond what Node itself does.
+const shapes = new Map<string, Shape>();
+function shape(format: "openai" | "anthropic", tokens: number, usage: boolean): Shape {
+  const key = `${format}-${tokens}-${usage}`;
+  let s = shapes.get(key);
+  if (!s) {
+    const parts = format === "openai" ? openAI : anthropic;
+    const end = format === "openai" ? [...(usage ? [openAI.usage] : []), openAI.done] : [];
+    s = {
+      events: [...parts.head, ...Array<Buffer>(tokens).fill(parts.token), ...parts.tail, ...end],
+      firstToken: parts.head.length,
+      tokens,
+    };
+    shapes.set(key, s);
+  }
+  return s;
+}
 
-async function stream(
-  res: ServerResponse,
-  parts: { head: Buffer; token: Buffer; tail: Buffer },
-  extra: Buffer[],
-  chunks: number,
-  delay: number,
-) {
+function stream(res: ServerResponse, s: Shape, delay: number, once: boolean): void {
   res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
-  res.write(parts.head);
-  if (delay === 0) {
-    // Every token in one write: the upstream is as cheap as it can be.
-    res.end(Buffer.concat([...Array(chunks).fill(parts.token), parts.tail, ...extra]));
+  if (once) {
+    res.write(s.events[0]);
+    res.end(Buffer.concat(s.events.slice(1)));
     return;
   }
-  for (let i = 0; i < chunks; i++) {
-    await sleep(delay);
+  const last = s.events.length - 1;
+  let i = 0;
+  // Each write's callback runs once Node has handed it to the socket; only then is the next one
+  // issued, so every event is its own syscall. setImmediate between writes lets the other streams'
+  // writes (and the mock's reads) interleave, as independent provider streams would.
+  const next = (): void => {
     if (res.destroyed) return;
-    res.write(parts.token);
-  }
-  res.end(Buffer.concat([parts.tail, ...extra]));
+    const event = s.events[i] as Buffer;
+    if (i === last) {
+      res.end(event);
+      return;
+    }
+    i++;
+    const paced = delay > 0 && i >= s.firstToken && i < s.firstToken + s.tokens;
+    res.write(event, (err) => {
+      if (err) return;
+      if (paced) setTimeout(next, delay);
+      else setImmediate(next);
+    });
+  };
+  if (delay > 0 && s.firstToken === 0) setTimeout(next, delay);
+  else next();
 }
 
 async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  if (req.method === "GET" && req.url === "/health") {
+    res.end("ok");
+    return;
+  }
   const body: Buffer[] = [];
   for await (const c of req) body.push(c as Buffer);
   const text = Buffer.concat(body).toString();
   const isStream = text.includes('"stream":true');
-  const m = /"model":"bench-(\d+)-(\d+)"/.exec(text);
-  const chunks = m ? Number(m[1]) : 100;
+  const m = /"model":"bench-(\d+)-(\d+)(-once)?"/.exec(text);
+  const tokens = m ? Number(m[1]) : 100;
   const delay = m ? Number(m[2]) : 0;
+  const once = Boolean(m?.[3]);
   if (req.url?.startsWith("/openai/")) {
     if (!isStream) {
       res.writeHead(200, { "content-type": "application/json", "content-length": openAIJson.length });
       res.end(openAIJson);
       return;
     }
-    const wantsUsage = text.includes('"include_usage":true');
-    return stream(
-      res,
-      openAIStream,
-      wantsUsage ? [openAIStream.usage, openAIStream.done] : [openAIStream.done],
-      chunks,
-      delay,
-    );
+    return stream(res, shape("openai", tokens, text.includes('"include_usage":true')), delay, once);
   }
   if (req.url?.startsWith("/anthropic/")) {
     if (!isStream) {
@@ -134,7 +168,7 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
       res.end(anthropicJson);
       return;
     }
-    return stream(res, anthropicStream, [], chunks, delay);
+    return stream(res, shape("anthropic", tokens, false), delay, once);
   }
   res.writeHead(404).end();
 }

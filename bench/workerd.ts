@@ -1,4 +1,5 @@
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { ROOT } from "../scripts/lib/env";
 import { type Managed, startProcess, waitForHttp } from "../scripts/lib/processes";
@@ -6,6 +7,29 @@ import { type Managed, startProcess, waitForHttp } from "../scripts/lib/processe
 const WORKERD = resolve(ROOT, "node_modules/@cloudflare/workerd-linux-64/bin/workerd");
 
 const capnpString = (s: string) => JSON.stringify(s);
+
+/** Builds the Worker as `wrangler deploy` would ship it (`--dry-run`), into `outdir`. */
+export async function buildWorker(outdir: string, config?: string): Promise<void> {
+  rmSync(outdir, { recursive: true, force: true });
+  const args = [
+    resolve(ROOT, "node_modules/wrangler/bin/wrangler.js"),
+    "deploy",
+    "--dry-run",
+    "--outdir",
+    outdir,
+  ];
+  if (config) args.push("--config", config);
+  await new Promise<void>((res, rej) => {
+    const child = spawn(process.execPath, args, {
+      cwd: ROOT,
+      stdio: ["ignore", "ignore", "pipe"],
+      env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
+    });
+    let err = "";
+    child.stderr.on("data", (d) => (err += d));
+    child.on("close", (code) => (code === 0 ? res() : rej(new Error(`wrangler build failed: ${err}`))));
+  });
+}
 
 /**
  * Serves a built bundle with workerd directly (a generated config), not `wrangler dev`, whose dev
@@ -20,6 +44,7 @@ export async function serveWithWorkerd(opts: {
   compatibilityFlags: string[];
   wrap: string[];
   inspectorPort?: number;
+  onOutput?: (line: string) => void;
 }): Promise<Managed> {
   const modules = readdirSync(opts.bundleDir)
     .filter((f) => f.endsWith(".js") || f.endsWith(".mjs"))
@@ -61,6 +86,7 @@ const worker :Workerd.Worker = (
       cwd: opts.bundleDir,
       env: process.env,
       quiet: true,
+      onOutput: opts.onOutput,
     },
   );
   await waitForHttp(`http://127.0.0.1:${opts.port}/health`, 30_000, () => proc.child.exitCode === null).catch(
