@@ -14,6 +14,18 @@ export default defineConfig({
         },
       },
       {
+        test: {
+          // The real stack under injected faults (tests/faults/stack.ts): minutes of steady traffic
+          // through outages, so each case gets a generous time.
+          name: "faults",
+          include: ["tests/faults/**/*.test.ts"],
+          environment: "node",
+          globalSetup: ["tests/faults/global-setup.ts"],
+          testTimeout: 180_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
         plugins: [
           cloudflareTest(({ inject }) => ({
             wrangler: { configPath: "./wrangler.toml" },
