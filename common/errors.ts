@@ -8,6 +8,7 @@ export type ErrorType =
   | "not_found_error"
   | "request_too_large"
   | "rate_limit_error"
+  | "billing_error"
   | "api_error"
   | "server_error"
   | "timeout_error"
@@ -60,6 +61,8 @@ export const errors = {
     new RelayError({ status: 400, type: "invalid_request_error", code, message, param }),
   unauthorized: (code: string, message: string) =>
     new RelayError({ status: 401, type: "authentication_error", code, message }),
+  paymentRequired: (code: string, message: string) =>
+    new RelayError({ status: 402, type: "billing_error", code, message }),
   forbidden: (code: string, message: string) =>
     new RelayError({ status: 403, type: "permission_error", code, message }),
   notFound: (code: string, message: string) =>
@@ -73,6 +76,17 @@ export const errors = {
       code: "request_too_large",
       message: `Request body is larger than the limit of ${limit} bytes`,
     }),
+  /** 429 with `retry-after` (whole seconds, at least 1) and the OpenAI SDKs' precise `retry-after-ms`. */
+  rateLimited: (code: string, message: string, retryAfterMs: number) => {
+    const ms = Math.max(Math.ceil(retryAfterMs), 1);
+    return new RelayError({
+      status: 429,
+      type: "rate_limit_error",
+      code,
+      message,
+      headers: { "retry-after": String(Math.ceil(ms / 1000)), "retry-after-ms": String(ms) },
+    });
+  },
   unsupportedMediaType: (got: string | undefined) =>
     new RelayError({
       status: 415,

@@ -5,6 +5,8 @@
 export interface SseEvent {
   /** The `event:` field, when present. */
   event?: string;
+  /** The `id:` field, when present: a client resumes after it with `Last-Event-ID`. */
+  id?: string;
   /** The `data:` lines joined with "\n". */
   data: string;
   /** The event as text, ending in a blank line (line endings normalised to \n). */
@@ -52,6 +54,7 @@ export class SseParser {
 
 function parseBlock(block: string): SseEvent | null {
   let event: string | undefined;
+  let id: string | undefined;
   let data: string | null = null;
   for (const line of block.split("\n")) {
     if (line === "" || line.startsWith(":")) continue; // comments and heartbeats
@@ -61,9 +64,11 @@ function parseBlock(block: string): SseEvent | null {
     if (value.startsWith(" ")) value = value.slice(1);
     if (field === "data") data = data === null ? value : `${data}\n${value}`;
     else if (field === "event") event = value;
+    // The spec ignores an id containing NUL, since it could not be sent back in a header.
+    else if (field === "id" && !value.includes("\0")) id = value;
   }
   if (data === null) return null;
-  return { event, data, raw: `${block}\n\n` };
+  return { event, id, data, raw: `${block}\n\n` };
 }
 
 /** One event as text. */

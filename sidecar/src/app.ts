@@ -3,6 +3,8 @@ import type { Redis } from "ioredis";
 import { secretsEqual } from "../../common/bytes";
 import { errorBody, errors, RelayError } from "../../common/errors";
 import { verifyInternalJwt } from "../../common/internal-jwt";
+import { brokerRoutes } from "./broker/routes";
+import type { Broker } from "./broker/types";
 import type { SidecarConfig } from "./config";
 import { lifecycleErrors } from "./lifecycle/errors";
 import type { LifecycleManager } from "./lifecycle/manager";
@@ -13,6 +15,7 @@ export interface SidecarDeps {
   config: SidecarConfig;
   redis: Redis | null;
   lifecycle: LifecycleManager | null;
+  broker: Broker;
 }
 
 /** The Worker's internal JWT, or the operator token. Everything but /health needs one. */
@@ -35,7 +38,7 @@ function requireInternal(config: SidecarConfig): MiddlewareHandler {
   };
 }
 
-export function createSidecarApp({ config, redis, lifecycle }: SidecarDeps): Hono {
+export function createSidecarApp({ config, redis, lifecycle, broker }: SidecarDeps): Hono {
   const app = new Hono();
   app.onError((err, c) => {
     const e = err instanceof RelayError ? err : errors.internal();
@@ -53,28 +56,50 @@ export function createSidecarApp({ config, redis, lifecycle }: SidecarDeps): Hon
     }
   });
 
-  app.get("/health", (c) => c.json({ status: "ok" }));
+  app.get("/health", (c) => {
+    if (config.RELAY_INSTANCE_ID) c.header("x-relay-instance", config.RELAY_INSTANCE_ID);
+    return c.json({ status: "ok" });
+  });
 
   const internal = requireInternal(config);
   app.use("/readyz", internal);
   app.use("/v1/*", internal);
   app.use("/relay/*", internal);
+  app.use("/broker/*", internal);
 
   app.get("/readyz", async (c) => {
-    if (!redis) return c.json({ status: "ready", checks: { redis: { ok: true, configured: false } } });
+    const brokerStats = broker.stats();
+    if (!redis) {
+      return c.json({
+        status: "ready",
+        checks: { redis: { ok: true, configured: false } },
+        broker: brokerStats,
+      });
+    }
     const started = Date.now();
     try {
       await redis.ping();
-      return c.json({ status: "ready", checks: { redis: { ok: true, latencyMs: Date.now() - started } } });
+      return c.json({
+        status: "ready",
+        checks: { redis: { ok: true, latencyMs: Date.now() - started } },
+        broker: brokerStats,
+      });
     } catch (err) {
       const error = err instanceof Error ? err.message : String(err);
-      return c.json({ status: "not_ready", checks: { redis: { ok: false, error } } }, 503);
+      return c.json(
+        { status: "not_ready", checks: { redis: { ok: false, error } }, broker: brokerStats },
+        503,
+      );
     }
   });
+
+  app.route("/", brokerRoutes(broker, config.RELAY_BROKER_MAX_BODY_BYTES));
 
   if (lifecycle) {
     app.route("/", lifecycleRoutes(lifecycle));
   } else {
+    // No local models: an empty list, so the Worker's model listing has nothing to complain about.
+    app.get("/v1/models", (c) => c.json({ object: "list", data: [] }));
     app.all("/v1/*", () => {
       throw lifecycleErrors.lifecycleDisabled();
     });

@@ -1,6 +1,7 @@
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { z } from "zod";
+import { brokerSchema } from "./broker/settings";
 import { lifecycleSchema } from "./lifecycle/settings";
 
 const hostPort = z.string().regex(/^[^\s:]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/, "must be host:port");
@@ -9,6 +10,11 @@ const schema = z
   .object({
     RELAY_SIDECAR_HOST: z.string().min(1).default("127.0.0.1"),
     RELAY_SIDECAR_PORT: z.coerce.number().int().min(0).max(65535).default(8790),
+    // When the port is taken, try the next ones (as many as this says) instead of failing: binding is
+    // the only race-free test of a free port. `npm run dev` uses it; production wants a fixed port.
+    RELAY_SIDECAR_PORT_SEARCH: z.coerce.number().int().min(0).max(1000).default(0),
+    // Echoed in /health's x-relay-instance header, so whoever started this process knows it answers.
+    RELAY_INSTANCE_ID: z.string().optional(),
     REDIS_URL: z
       .string()
       .regex(/^rediss?:\/\//, "must be a redis:// or rediss:// URL")
@@ -34,9 +40,13 @@ const schema = z
     // Where the PIDs of running models are kept, so a restart after a crash can reclaim their ports.
     RELAY_LIFECYCLE_STATE_FILE: z.string().optional(),
   })
-  .extend(lifecycleSchema.shape);
+  .extend(lifecycleSchema.shape)
+  .extend(brokerSchema.shape);
 
 export type SidecarConfig = z.output<typeof schema> & { RELAY_LIFECYCLE_STATE_FILE: string };
+
+/** Every setting the sidecar reads, from its one schema (`npm run dev` forwards exactly these). */
+export const SIDECAR_SETTINGS: readonly string[] = Object.keys(schema.shape);
 
 /** Validated at start: a bad value stops the sidecar with a message naming the variable. */
 export function loadSidecarConfig(env: NodeJS.ProcessEnv): SidecarConfig {

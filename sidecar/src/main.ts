@@ -1,6 +1,7 @@
 import { createAdaptorServer } from "@hono/node-server";
 import { Redis } from "ioredis";
 import { createSidecarApp } from "./app";
+import { createBroker } from "./broker/create";
 import { loadSidecarConfig, type SidecarConfig } from "./config";
 import { PgWebSocketProxy } from "./db-proxy/ws-to-tcp";
 import { LifecycleManager } from "./lifecycle/manager";
@@ -20,7 +21,8 @@ export async function startSidecar(config: SidecarConfig) {
     ? new LifecycleManager(config, config.RELAY_LIFECYCLE_STATE_FILE)
     : null;
   await lifecycle?.init();
-  const app = createSidecarApp({ config, redis, lifecycle });
+  const broker = createBroker(config, redis);
+  const app = createSidecarApp({ config, redis, lifecycle, broker });
   const server = createAdaptorServer({ fetch: app.fetch });
   const pgProxy =
     config.RELAY_PG_PROXY_TARGETS.length > 0 ? new PgWebSocketProxy(config.RELAY_PG_PROXY_TARGETS) : null;
@@ -29,16 +31,29 @@ export async function startSidecar(config: SidecarConfig) {
     if (!pgProxy?.handleUpgrade(req, socket, head, PG_PROXY_PATH)) socket.destroy();
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(config.RELAY_SIDECAR_PORT, config.RELAY_SIDECAR_HOST, () => resolve());
-  });
+  for (let port = config.RELAY_SIDECAR_PORT; ; port++) {
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(port, config.RELAY_SIDECAR_HOST, () => {
+          server.off("error", reject);
+          resolve();
+        });
+      });
+      break;
+    } catch (err) {
+      const busy = (err as NodeJS.ErrnoException).code === "EADDRINUSE";
+      if (!busy || port === 0 || port >= config.RELAY_SIDECAR_PORT + config.RELAY_SIDECAR_PORT_SEARCH)
+        throw err;
+    }
+  }
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : config.RELAY_SIDECAR_PORT;
   log("info", "sidecar listening", {
     url: `http://${config.RELAY_SIDECAR_HOST}:${port}`,
     pgProxy: pgProxy ? { path: PG_PROXY_PATH, targets: config.RELAY_PG_PROXY_TARGETS } : null,
     redisRest: Boolean(redis && config.RELAY_REDIS_REST_TOKEN),
+    broker: broker.mode,
     models: lifecycle ? lifecycle.names() : null,
   });
 
@@ -48,10 +63,19 @@ export async function startSidecar(config: SidecarConfig) {
     /** Stops accepting, lets requests in flight finish within the grace period, stops every model. */
     async close(): Promise<void> {
       pgProxy?.close();
+      // Waits answer 204 now, so their Worker re-polls another replica instead of holding the grace.
+      broker.drain();
       await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        // Idle keep-alive connections (the Worker's pool) would hold close() open until the grace ends.
-        (server as unknown as { closeIdleConnections?: () => void }).closeIdleConnections?.();
+        // Idle keep-alive connections (the Worker's pool) would hold close() open until the grace
+        // ends, and so would each connection whose request finishes during it: close them as they idle.
+        const closeIdle = () =>
+          (server as unknown as { closeIdleConnections?: () => void }).closeIdleConnections?.();
+        const sweep = setInterval(closeIdle, 100).unref();
+        server.close(() => {
+          clearInterval(sweep);
+          resolve();
+        });
+        closeIdle();
         // In-flight requests get the grace period; then connections are cut.
         setTimeout(() => {
           (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
@@ -59,6 +83,7 @@ export async function startSidecar(config: SidecarConfig) {
         }, config.RELAY_SHUTDOWN_GRACE_MS).unref();
       });
       await lifecycle?.stopAll();
+      await broker.close();
       redis?.disconnect();
     },
   };

@@ -12,6 +12,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
  *   drop          stream: cut the connection after two events
  *   garbage       stream: a non-JSON data line among the events
  *   huge          a response of about 2 MB
+ *   usage<I>x<O>  report I input and O output tokens (instead of the default small numbers)
  *
  * Requests are recorded (GET /_mock/requests?model=…) and so is whether the client went away
  * before the end (`closedEarly`).
@@ -43,7 +44,22 @@ function flags(model: string) {
     drop: parts.includes("drop"),
     garbage: parts.includes("garbage"),
     huge: parts.includes("huge"),
+    usage: ((m) => (m ? { input: Number(m[1]), output: Number(m[2]) } : null))(get(/^usage(\d+)x(\d+)$/)),
   };
+}
+
+/** The last user text of a Responses `input` (a string, or items in the long or short form). */
+function responsesUserText(input: unknown): string {
+  if (typeof input === "string") return input;
+  const items = Array.isArray(input) ? (input as Record<string, unknown>[]) : [];
+  for (let i = items.length - 1; i >= 0; i--) {
+    const item = items[i] as Record<string, unknown>;
+    if (item.role !== "user") continue;
+    if (typeof item.content === "string") return item.content;
+    const part = (item.content as Record<string, unknown>[]).find((p) => p.type === "input_text");
+    if (part) return String(part.text);
+  }
+  return "";
 }
 
 function lastUserText(messages: unknown): string {
@@ -99,12 +115,19 @@ async function openAIChat(body: Record<string, unknown>, res: ServerResponse, f:
   const model = String(body.model);
   const tools = Array.isArray(body.tools) && body.tools.length > 0 && !endsWithToolResult(body.messages);
   const text = answerText(body, f);
-  const usage = {
-    prompt_tokens: 11,
-    completion_tokens: 7,
-    total_tokens: 18,
-    prompt_tokens_details: { cached_tokens: 3 },
-  };
+  const usage = f.usage
+    ? {
+        prompt_tokens: f.usage.input,
+        completion_tokens: f.usage.output,
+        total_tokens: f.usage.input + f.usage.output,
+        prompt_tokens_details: { cached_tokens: 0 },
+      }
+    : {
+        prompt_tokens: 11,
+        completion_tokens: 7,
+        total_tokens: 18,
+        prompt_tokens_details: { cached_tokens: 3 },
+      };
   const id = "chatcmpl-mock123";
   const created = 1_700_000_000;
   if (!body.stream) {
@@ -195,6 +218,120 @@ function openAIError(
   );
 }
 
+// ---------------------------------------------------------------- OpenAI Responses API
+
+async function openAIResponses(
+  body: Record<string, unknown>,
+  res: ServerResponse,
+  f: ReturnType<typeof flags>,
+) {
+  const model = String(body.model);
+  const input = Array.isArray(body.input) ? (body.input as Record<string, unknown>[]) : [];
+  const answered = input.some((i) => i.type === "function_call_output");
+  const tools = Array.isArray(body.tools) && body.tools.length > 0 && !answered;
+  const text = answered ? "It is sunny in Paris." : `Hello! You said: ${responsesUserText(body.input)}`;
+  const usage = {
+    input_tokens: f.usage?.input ?? 11,
+    input_tokens_details: { cached_tokens: f.usage ? 0 : 3 },
+    output_tokens: f.usage?.output ?? 7,
+    output_tokens_details: { reasoning_tokens: 0 },
+    total_tokens: f.usage ? f.usage.input + f.usage.output : 18,
+  };
+  const id = "resp_mock789";
+  const message = {
+    id: "msg_mock1",
+    type: "message",
+    status: "completed",
+    role: "assistant",
+    content: [{ type: "output_text", text, annotations: [] }],
+  };
+  const calls = TOOL_CALLS.map((t, i) => ({
+    id: `fc_mock${i}`,
+    type: "function_call",
+    status: "completed",
+    call_id: t.id,
+    name: t.name,
+    arguments: JSON.stringify(t.args),
+  }));
+  const response = (status: string, output: unknown[], withUsage: boolean) => ({
+    id,
+    object: "response",
+    created_at: 1_700_000_000,
+    status,
+    model,
+    output,
+    usage: withUsage ? usage : null,
+    error: null,
+    incomplete_details: null,
+    instructions: body.instructions ?? null,
+    metadata: body.metadata ?? {},
+    parallel_tool_calls: true,
+    store: body.store !== false,
+    temperature: body.temperature ?? null,
+    tool_choice: "auto",
+    tools: body.tools ?? [],
+    top_p: null,
+    previous_response_id: body.previous_response_id ?? null,
+  });
+  const output = tools ? calls : [message];
+  if (!body.stream) {
+    res.writeHead(200, { "content-type": "application/json" });
+    res.end(JSON.stringify(response("completed", output, true)));
+    return;
+  }
+  res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
+  let seq = 0;
+  const ev = (type: string, data: Record<string, unknown>) =>
+    sse(res, { type, sequence_number: seq++, ...data }, type);
+  ev("response.created", { response: response("in_progress", [], false) });
+  ev("response.in_progress", { response: response("in_progress", [], false) });
+  if (f.stall) await sleep(f.stall);
+  if (tools) {
+    for (const [i, call] of calls.entries()) {
+      ev("response.output_item.added", {
+        output_index: i,
+        item: { ...call, status: "in_progress", arguments: "" },
+      });
+      ev("response.function_call_arguments.delta", {
+        item_id: call.id,
+        output_index: i,
+        delta: call.arguments,
+      });
+      ev("response.function_call_arguments.done", {
+        item_id: call.id,
+        output_index: i,
+        arguments: call.arguments,
+      });
+      ev("response.output_item.done", { output_index: i, item: call });
+    }
+  } else {
+    ev("response.output_item.added", {
+      output_index: 0,
+      item: { ...message, status: "in_progress", content: [] },
+    });
+    const part = { type: "output_text", text: "", annotations: [] };
+    ev("response.content_part.added", { item_id: message.id, output_index: 0, content_index: 0, part });
+    for (const [i, w] of words(text).entries()) {
+      if (f.drop && i === 1) {
+        await sleep(100);
+        res.socket?.destroy();
+        return;
+      }
+      ev("response.output_text.delta", { item_id: message.id, output_index: 0, content_index: 0, delta: w });
+    }
+    ev("response.output_text.done", { item_id: message.id, output_index: 0, content_index: 0, text });
+    ev("response.content_part.done", {
+      item_id: message.id,
+      output_index: 0,
+      content_index: 0,
+      part: { ...part, text },
+    });
+    ev("response.output_item.done", { output_index: 0, item: message });
+  }
+  ev("response.completed", { response: response("completed", output, true) });
+  res.end();
+}
+
 // ---------------------------------------------------------------- Anthropic
 
 async function anthropicMessages(
@@ -206,10 +343,10 @@ async function anthropicMessages(
   const tools = Array.isArray(body.tools) && body.tools.length > 0 && !endsWithToolResult(body.messages);
   const text = answerText(body, f);
   const usage = {
-    input_tokens: 8,
-    cache_read_input_tokens: 3,
+    input_tokens: f.usage?.input ?? 8,
+    cache_read_input_tokens: f.usage ? 0 : 3,
     cache_creation_input_tokens: 0,
-    output_tokens: 7,
+    output_tokens: f.usage?.output ?? 7,
   };
   const id = "msg_mock456";
   if (!body.stream) {
@@ -315,7 +452,7 @@ async function anthropicMessages(
     {
       type: "message_delta",
       delta: { stop_reason: tools ? "tool_use" : "end_turn", stop_sequence: null },
-      usage: { output_tokens: 7 },
+      usage: { output_tokens: usage.output_tokens },
     },
     "message_delta",
   );
@@ -334,6 +471,60 @@ function anthropicError(
   res.end(JSON.stringify({ type: "error", error: { type, message } }));
 }
 
+// ---------------------------------------------------------------- an http guardrail
+
+/** What the mock guardrails were sent: payloads and the bearer token, by behaviour. */
+export const guardrailCalls: {
+  behaviour: string;
+  authorization: string | undefined;
+  payload: Record<string, unknown>;
+}[] = [];
+
+/**
+ * `/guardrail/<behaviour>`: an operator's guardrail service answering the seed's contract.
+ *   allow | warn | block     that action (block and warn with a reason)
+ *   modify                   replaces "forbidden-word" by "[removed]" in the request or response
+ *   slow<N>                  answers allow after N ms      down   500      malformed   not JSON
+ */
+async function guardrail(
+  behaviour: string,
+  req: IncomingMessage,
+  payload: Record<string, unknown>,
+  res: ServerResponse,
+): Promise<void> {
+  guardrailCalls.push({ behaviour, authorization: req.headers.authorization, payload });
+  if (guardrailCalls.length > 500) guardrailCalls.shift();
+  const json = (status: number, value: unknown) => {
+    res.writeHead(status, { "content-type": "application/json" });
+    res.end(JSON.stringify(value));
+  };
+  const slow = /^slow(\d+)$/.exec(behaviour);
+  if (slow) {
+    await sleep(Number(slow[1]));
+    return json(200, { action: "allow", metadata: {} });
+  }
+  if (behaviour === "down") return json(500, { error: "guardrail service down" });
+  if (behaviour === "malformed") {
+    res.writeHead(200, { "content-type": "text/plain" });
+    res.end("<html>not a verdict</html>");
+    return;
+  }
+  if (behaviour === "modify") {
+    const key = payload.mode === "pre_call" ? "request" : "response";
+    const rewritten = JSON.parse(JSON.stringify(payload[key]).replaceAll("forbidden-word", "[removed]"));
+    return json(200, {
+      action: "modify",
+      [key]: rewritten,
+      reason: "removed a forbidden word",
+      metadata: { replaced: 1 },
+    });
+  }
+  if (behaviour === "block") return json(200, { action: "block", reason: "policy says no", metadata: {} });
+  if (behaviour === "warn")
+    return json(200, { action: "warn", reason: "looks odd", metadata: { score: 0.7 } });
+  return json(200, { action: "allow", metadata: {} });
+}
+
 // ---------------------------------------------------------------- server
 
 async function readBody(req: IncomingMessage): Promise<Record<string, unknown>> {
@@ -348,6 +539,11 @@ async function readBody(req: IncomingMessage): Promise<Record<string, unknown>> 
 
 async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? "/", "http://mock");
+  if (url.pathname === "/_mock/guardrail-calls") {
+    res.writeHead(200, { "content-type": "application/json" });
+    res.end(JSON.stringify(guardrailCalls));
+    return;
+  }
   if (url.pathname === "/_mock/requests") {
     const model = url.searchParams.get("model");
     res.writeHead(200, { "content-type": "application/json" });
@@ -379,6 +575,10 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
   }
 
   const body = await readBody(req);
+  if (url.pathname.startsWith("/guardrail/")) {
+    await guardrail(url.pathname.slice(11), req, body, res);
+    return;
+  }
   const model = String(body.model ?? "");
   const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, String(v)]));
   const entry: Recorded = { path: url.pathname, model, headers, body, closedEarly: false };
@@ -409,6 +609,11 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
     if (f.always500) return anthropicError(res, 500, "api_error", "Internal server error");
     if (f.bad400) return anthropicError(res, 400, "invalid_request_error", "messages: roles must alternate");
     if (url.pathname === "/anthropic/v1/messages") return anthropicMessages(body, res, f);
+    if (url.pathname === "/anthropic/v1/messages/count_tokens") {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify({ input_tokens: 42 }));
+      return;
+    }
   } else {
     if (req.headers.authorization !== "Bearer sk-test-openai")
       return openAIError(res, 401, "Incorrect API key provided", "invalid_request_error");
@@ -420,6 +625,7 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
       return openAIError(res, 500, "The server had an error while processing your request.", "server_error");
     if (f.bad400) return openAIError(res, 400, "Invalid value for 'messages'", "invalid_request_error");
     if (url.pathname === "/openai/v1/chat/completions") return openAIChat(body, res, f);
+    if (url.pathname === "/openai/v1/responses") return openAIResponses(body, res, f);
     if (url.pathname === "/openai/v1/embeddings") {
       const inputs = Array.isArray(body.input) ? body.input : [body.input];
       res.writeHead(200, { "content-type": "application/json" });

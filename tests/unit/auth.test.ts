@@ -27,7 +27,7 @@ describe("API key format", () => {
 });
 
 describe("isolate key cache", () => {
-  const caller = { keyId: "k1", tenantId: "t1" };
+  const caller = { keyId: "k1", tenantId: "t1", policy: {}, limits: null };
 
   it("caches hits and misses for the TTL, then asks again", async () => {
     vi.useFakeTimers();
@@ -79,7 +79,7 @@ describe("isolate key cache", () => {
 });
 
 describe("isolate key cache past its TTL", () => {
-  const caller = { keyId: "k1", tenantId: "t1" };
+  const caller = { keyId: "k1", tenantId: "t1", policy: {}, limits: null };
 
   it("serves the stale entry while one background refresh runs, then the refreshed answer", async () => {
     vi.useFakeTimers();

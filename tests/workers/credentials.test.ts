@@ -169,6 +169,58 @@ describe("BYOK credentials", () => {
     });
     expect(res.status).toBe(201);
   });
+
+  it("never accepts a cloud metadata service, even with private upstreams allowed", async () => {
+    const { apiKey } = await createTenant();
+    for (const baseUrl of [
+      "http://169.254.169.254/latest",
+      "http://2852039166/latest",
+      "http://0xa9fea9fe/latest",
+      "http://[::ffff:a9fe:a9fe]/latest",
+      "http://[fd00:ec2::254]/latest",
+      "http://metadata.google.internal/computeMetadata/v1",
+      "http://metadata.azure.com/metadata",
+    ]) {
+      const res = await callWith({ RELAY_ALLOW_PRIVATE_UPSTREAMS: "true" }, "/v1/credentials/ollama", {
+        method: "PUT",
+        key: apiKey,
+        json: { baseUrl },
+      });
+      expect(res.status, baseUrl).toBe(400);
+      expect(res.body.error.code).toBe("invalid_base_url");
+      expect(res.body.error.message).toContain("metadata");
+    }
+  });
+
+  it("lets a keyless local server go without an apiKey, and sends it none", async () => {
+    const { apiKey } = await createTenant();
+    const put = await call("/v1/credentials/ollama", {
+      method: "PUT",
+      key: apiKey,
+      json: { baseUrl: `${bindings.MOCK_UPSTREAM_URL}/openai/v1` },
+    });
+    expect(put.status, put.text).toBe(201);
+    expect(put.body.credential).toMatchObject({ name: "ollama", hasApiKey: false });
+    const model = `llama3~${crypto.randomUUID()}`;
+    const res = await call("/v1/chat/completions", {
+      method: "POST",
+      key: apiKey,
+      json: { model: `ollama:${model}`, messages: [{ role: "user", content: "hi" }] },
+    });
+    // The mock answers 401 to a request without its key: relay sent none.
+    expect(res.status).toBe(401);
+    const seen = await (
+      await fetch(`${bindings.MOCK_UPSTREAM_URL}/_mock/requests?model=${encodeURIComponent(model)}`)
+    ).json();
+    expect((seen as { headers: Record<string, string> }[])[0]?.headers.authorization).toBeUndefined();
+
+    // Anthropic's and OpenAI's own APIs always need a key.
+    const anthropic = await call("/v1/credentials/anthropic", { method: "PUT", key: apiKey, json: {} });
+    expect(anthropic.status).toBe(400);
+    expect(anthropic.body.error).toMatchObject({ code: "api_key_required", param: "apiKey" });
+    const listed = await call("/v1/credentials", { key: apiKey });
+    expect(listed.body.credentials).toEqual([expect.objectContaining({ name: "ollama", hasApiKey: false })]);
+  });
 });
 
 describe("credential encryption at rest", () => {

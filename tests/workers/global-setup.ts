@@ -1,6 +1,7 @@
 import { resolve } from "node:path";
 import type { TestProject } from "vitest/node";
-import { dropUsageQueue } from "../../scripts/lib/scratch";
+import { dropOutbox } from "../../scripts/lib/scratch";
+import { WORKER_SETTINGS } from "../../workers/config/env";
 import { createTestDatabase, freePort, REDIS_URL, ROOT, randomHex, startTestSidecar } from "../helpers/stack";
 import { startMockUpstream } from "../mocks/upstream";
 
@@ -23,13 +24,20 @@ export default async function setup(project: TestProject) {
     RELAY_REDIS_REST_TOKEN: redisToken,
     RELAY_INTERNAL_SECRET: internalSecret,
     RELAY_MODEL_LIFECYCLE_ENABLED: "true",
-    RELAY_MODEL_MAP: JSON.stringify({ tiny: { cmd: `FAKE_LOAD_MS=300 ${fake}`, ctx_size: 2048 } }),
+    RELAY_MODEL_MAP: JSON.stringify({
+      tiny: { cmd: `FAKE_LOAD_MS=300 ${fake}`, ctx_size: 2048 },
+      // Loaded and unloaded by the console's operator tests, so they never disturb tiny's.
+      "operator-tiny": { cmd: `FAKE_LOAD_MS=100 ${fake}`, ctx_size: 4096 },
+    }),
     RELAY_MODEL_PORT_BASE: String(await freePort()),
     RELAY_SHUTDOWN_GRACE_MS: "3000",
   });
 
-  // Every binding is set, empty when unused, so a developer's .dev.vars cannot leak into tests.
+  // Every setting the Worker reads is set, empty when unused, so a developer's .dev.vars cannot
+  // leak into tests.
+  const unset = Object.fromEntries(WORKER_SETTINGS.map((name) => [name, ""]));
   const bindings = {
+    ...unset,
     RELAY_MASTER_KEY_PREVIOUS: "",
     RELAY_INTERNAL_SECRET: internalSecret,
     RELAY_KEY_CACHE_TTL_MS: "5000",
@@ -53,11 +61,17 @@ export default async function setup(project: TestProject) {
     REQUEST_TIMEOUT_SECONDS: "600",
     RELAY_FIRST_BYTE_TIMEOUT_SECONDS: "120",
     MOCK_UPSTREAM_URL: mock.url,
+    // Credentials without a baseUrl reach "OpenAI's own API" and "Anthropic's own API": the mock.
+    RELAY_OPENAI_BASE_URL: `${mock.url}/openai/v1`,
+    RELAY_ANTHROPIC_BASE_URL: `${mock.url}/anthropic`,
     LIVEKIT_URL: "wss://livekit.relay.test",
     LIVEKIT_API_KEY: "APIrelaytests",
     LIVEKIT_API_SECRET: randomHex(24),
     RELAY_LIVEKIT_ALLOW_ADMIN_GRANTS: "false",
     SIDECAR_URL: sidecar.url,
+    // Every test request comes from one address: the suites' deliberate bad keys must not add up
+    // to a block. The limiter's own tests set a low limit and addresses of their own.
+    RATE_LIMIT_AUTH_MAX: "1000000",
   };
   project.provide("workerBindings", bindings);
   project.provide("deadDatabaseUrl", `postgres://postgres@127.0.0.1:${deadPort}/${database.name}`);
@@ -67,8 +81,8 @@ export default async function setup(project: TestProject) {
     const steps = [
       () => mock.close(),
       () => sidecar.stop(),
-      // This run's usage queue belongs to the database about to be dropped.
-      () => dropUsageQueue(REDIS_URL, database.url),
+      // This run's outbox belongs to the database about to be dropped.
+      () => dropOutbox(REDIS_URL, database.url),
       () => database.drop(),
     ];
     const failures: unknown[] = [];

@@ -9,6 +9,13 @@ describe("health and readiness", () => {
     expect(res.headers.get("x-request-id")).toMatch(/^req_[0-9a-f]{32}$/);
   });
 
+  it("says what it is at the base URL", async () => {
+    const res = await call("/");
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ name: "relay", links: { health: "/health", openai_base_url: "/v1" } });
+    expect(res.body.version).toMatch(/^\d+\.\d+\.\d+/);
+  });
+
   it("keeps the caller's request id", async () => {
     const res = await call("/health", { headers: { "x-request-id": "trace-42.abc" } });
     expect(res.headers.get("x-request-id")).toBe("trace-42.abc");

@@ -16,7 +16,7 @@ describe("API keys", () => {
     expect(list.text).not.toContain(created.body.apiKey);
     expect(list.text).not.toContain(apiKey);
     expect(Object.keys(list.body.keys[0]).sort()).toEqual(
-      ["createdAt", "id", "lastUsedAt", "name", "prefix", "revokedAt"].sort(),
+      ["createdAt", "id", "lastUsedAt", "limits", "name", "policy", "prefix", "revokedAt"].sort(),
     );
   });
 
@@ -60,6 +60,32 @@ describe("API keys", () => {
     const again = await call(`/v1/keys/${second.body.key.id}`, { method: "DELETE", key: apiKey });
     expect(again.status).toBe(200);
     expect(again.body.key.revokedAt).toBe(revoked.body.key.revokedAt);
+  });
+
+  it("pages the audit log from (time, id), so events of one transaction are neither skipped nor repeated", async () => {
+    const { apiKey } = await createTenant(); // tenant.created and api_key.created share a timestamp
+    for (let i = 0; i < 3; i++)
+      await call("/v1/keys", { method: "POST", key: apiKey, json: { name: `k${i}` } });
+    const all = (await call("/v1/audit?limit=100", { key: apiKey })).body;
+    expect(all.events).toHaveLength(5);
+    expect(all.nextCursor).toBeNull();
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: any = await call(
+        `/v1/audit?limit=2${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`,
+        {
+          key: apiKey,
+        },
+      );
+      expect(page.status).toBe(200);
+      seen.push(...page.body.events.map((e: any) => e.id));
+      cursor = page.body.nextCursor;
+    } while (cursor);
+    expect(seen).toEqual(all.events.map((e: any) => e.id));
+    const bad = await call("/v1/audit?cursor=nope", { key: apiKey });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.param).toBe("cursor");
   });
 
   it("needs ?force=true to revoke the calling key", async () => {

@@ -53,4 +53,41 @@ describe("Redis over the Upstash REST protocol", () => {
   it("answers Redis errors as errors", async () => {
     await expect(redis.eval("return redis.error_reply('boom')", [], [])).rejects.toThrow(/boom/);
   });
+
+  it("runs scripts: EVALSHA, EVAL on NOSCRIPT, shebang flags, and in pipelines", async () => {
+    // A script no Redis has seen: EVALSHA answers NOSCRIPT, the client falls back to EVAL.
+    const fresh = redis.createScript<string>(`return ARGV[1] .. '${crypto.randomUUID()}'`);
+    expect(await fresh.exec([], ["x"])).toMatch(/^x/);
+    expect(await fresh.evalsha([], ["y"])).toMatch(/^y/);
+    // Redis 7 script flags, as @upstash/ratelimit writes them.
+    expect(await redis.eval("#!lua flags=no-writes,allow-stale\nreturn 7", [], [])).toBe(7);
+    const p = redis.pipeline();
+    p.eval("return KEYS[1]", [`${key}:k`], []);
+    p.evalsha("0000000000000000000000000000000000000000", [], []);
+    const results = await p.exec({ keepErrors: true });
+    expect(results[0]).toMatchObject({ result: `${key}:k` });
+    expect(String(results[1]?.error)).toMatch(/NOSCRIPT/);
+  });
+
+  it("counts the round trips and commands it served", async () => {
+    const stats = async () => {
+      const res = await fetch(`${bindings.UPSTASH_REDIS_REST_URL}/stats`, {
+        headers: { authorization: `Bearer ${bindings.UPSTASH_REDIS_REST_TOKEN}` },
+      });
+      expect(res.status).toBe(200);
+      return (await res.json()) as { roundTrips: Record<string, number>; commands: Record<string, number> };
+    };
+    const before = await stats();
+    await redis.echo("one");
+    const p = redis.pipeline();
+    p.echo("two");
+    p.echo("three");
+    await p.exec();
+    const after = await stats();
+    // Other suites share the sidecar, though hardly with ECHO: at least ours.
+    expect((after.roundTrips.echo ?? 0) - (before.roundTrips.echo ?? 0)).toBeGreaterThanOrEqual(2);
+    expect((after.commands.echo ?? 0) - (before.commands.echo ?? 0)).toBeGreaterThanOrEqual(3);
+    const anonymous = await fetch(`${bindings.UPSTASH_REDIS_REST_URL}/stats`);
+    expect(anonymous.status).toBe(401);
+  });
 });

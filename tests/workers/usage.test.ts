@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { type Env, loadConfig } from "../../workers/config/env";
+import { drainOutbox } from "../../workers/outbox/outbox";
+import { outboxKeys } from "../../workers/outbox/queue";
 import { redisFrom } from "../../workers/redis/client";
-import { drainUsage, usageQueueKey } from "../../workers/usage/recorder";
 import { gatewayTenant, unique } from "./gateway-helpers";
 import { bindings, call } from "./helpers";
 
@@ -60,6 +61,32 @@ describe("usage and cost", () => {
     expect(byKey.data).toEqual([expect.objectContaining({ key: keyId, requests: 4 })]);
     const byModel = await usageOf(apiKey, "?group_by=model");
     expect(byModel.data).toHaveLength(4);
+    // Latency of the requests that succeeded: what the console's "slowest models" ranks by.
+    for (const row of byModel.data) {
+      if (row.errors) expect(row).toMatchObject({ latency_ms_avg: null, latency_ms_p95: null });
+      else {
+        expect(row.latency_ms_avg).toBeGreaterThanOrEqual(0);
+        expect(row.latency_ms_p95).toBeGreaterThanOrEqual(row.latency_ms_avg);
+      }
+    }
+  });
+
+  it("reports a null cost for models without a price, and a null provider for what could not be routed", async () => {
+    const { apiKey } = await gatewayTenant();
+    const model = unique("llama-3.1-8b");
+    const post = (json: unknown) => call("/v1/chat/completions", { method: "POST", key: apiKey, json });
+    expect((await post({ model: `groq:${model}`, messages: hello })).status).toBe(200);
+    expect((await post({ model: "no-such-family-model", messages: hello })).status).toBe(400);
+    await waitForRequests(apiKey, 2);
+    const byModel = await usageOf(apiKey, "?group_by=model");
+    expect(byModel.data.find((r: any) => r.model === model)).toMatchObject({
+      requests: 1,
+      cost_usd: null,
+      unpriced_requests: 1,
+    });
+    expect(byModel.totals.cost_usd).toBeNull();
+    const byProvider = await usageOf(apiKey, "?group_by=provider");
+    expect(byProvider.data.map((r: any) => r.provider).sort()).toEqual(["groq", null]);
   });
 
   it("lets the operator price any model through RELAY_MODEL_PRICES", async () => {
@@ -97,7 +124,7 @@ describe("usage and cost", () => {
     });
     const config = loadConfig({ ...bindings } as Env);
     const redis = redisFrom(config);
-    const USAGE_QUEUE = usageQueueKey(config);
+    const USAGE_QUEUE = outboxKeys(config).queue;
     if (!redis) throw new Error("tests run with Redis");
     // Wait until the event is queued (it is pushed after the response).
     for (let i = 0; i < 50 && (await redis.llen(USAGE_QUEUE)) === 0; i++)
@@ -107,7 +134,7 @@ describe("usage and cost", () => {
 
     // The same database, unreachable: its proxy is gone.
     const down = loadConfig({ ...bindings, RELAY_DB_WS_PROXY: "ws://127.0.0.1:9/v2" } as Env);
-    await expect(drainUsage(down)).rejects.toThrow();
+    await expect(drainOutbox(down)).rejects.toThrow();
     expect(await redis.llen(USAGE_QUEUE)).toBeGreaterThanOrEqual(queued);
 
     const body = await waitForRequests(apiKey, 1);

@@ -1,23 +1,21 @@
-import { Hono, type MiddlewareHandler } from "hono";
+import { Hono } from "hono";
 import { z } from "zod";
-import { secretsEqual } from "../../common/bytes";
 import { errors } from "../../common/errors";
 import { auditContext } from "../audit/context";
-import { required } from "../config/env";
-import { createTenant, issueApiKey, listTenants } from "../db/queries/tenants";
+import { keyCache } from "../auth/key-cache";
+import {
+  createTenant,
+  issueApiKey,
+  listTenants,
+  tenantKeyIds,
+  updateTenantLimits,
+} from "../db/queries/tenants";
+import { adminGuardrailRoutes } from "../guardrails/routes";
 import { readJson } from "../http/body";
 import type { AppEnv } from "../http/types";
-
-/** Operator endpoints, behind RELAY_ADMIN_TOKEN (compared in constant time). */
-const requireAdmin: MiddlewareHandler<AppEnv> = async (c, next) => {
-  const expected = required(c.get("config"), "RELAY_ADMIN_TOKEN");
-  const given = /^Bearer\s+(.+)$/i.exec(c.req.header("authorization") ?? "")?.[1]?.trim();
-  if (!given)
-    throw errors.unauthorized("missing_admin_token", "Send 'Authorization: Bearer <RELAY_ADMIN_TOKEN>'");
-  if (!(await secretsEqual(given, expected)))
-    throw errors.unauthorized("invalid_admin_token", "Invalid admin token");
-  await next();
-};
+import { tenantLimitsInput, touchesBudgets } from "../limits/policy";
+import { resetSpendCounters } from "../limits/status";
+import { localModelRoutes } from "./local-models";
 
 const tenantBody = z
   .object({
@@ -26,8 +24,15 @@ const tenantBody = z
   })
   .strict();
 
+const limitsBody = z.object({ limits: tenantLimitsInput }).strict();
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * Operator endpoints. app.ts puts them behind RELAY_ADMIN_TOKEN at /admin (admin/auth.ts), and the
+ * console behind an operator session at /console/api/admin, so both always offer the same routes.
+ */
 export const adminRoutes = new Hono<AppEnv>()
-  .use("*", requireAdmin)
   .post("/tenants", async (c) => {
     const body = await readJson(c, tenantBody);
     const db = c.get("db").db;
@@ -37,4 +42,19 @@ export const adminRoutes = new Hono<AppEnv>()
     const issued = await issueApiKey(db, audit, tenant.id, body.keyName ?? "default");
     return c.json({ tenant, ...issued }, 201);
   })
-  .get("/tenants", async (c) => c.json({ tenants: await listTenants(c.get("db").db) }));
+  .get("/tenants", async (c) => c.json({ tenants: await listTenants(c.get("db").db) }))
+  // Ceilings for every key of the tenant: a key's effective limit is the lower of its own and these.
+  .patch("/tenants/:id", async (c) => {
+    const id = c.req.param("id");
+    const body = await readJson(c, limitsBody);
+    const missing = () => errors.notFound("tenant_not_found", `No tenant ${id}`);
+    if (!UUID.test(id)) throw missing();
+    const db = c.get("db").db;
+    const tenant = await updateTenantLimits(db, auditContext(c, "admin"), id, body.limits);
+    if (!tenant) throw missing();
+    keyCache.forgetTenant(id);
+    if (touchesBudgets(body.limits)) await resetSpendCounters(c.get("config"), await tenantKeyIds(db, id));
+    return c.json({ tenant });
+  })
+  .route("/local-models", localModelRoutes)
+  .route("/guardrails", adminGuardrailRoutes);

@@ -44,6 +44,12 @@ export class KeyCache {
     return this.refresh(hash, ttlMs, load);
   }
 
+  /** What the cache holds for a hash without loading it: undefined when it holds nothing usable. */
+  peek(hash: string): Caller | null | undefined {
+    const hit = this.entries.get(hash);
+    return hit && hit.hardExpiry > Date.now() ? hit.caller : undefined;
+  }
+
   private refresh(hash: string, ttlMs: number, load: () => Promise<Caller | null>): Promise<Caller | null> {
     let pending = this.inflight.get(hash);
     if (pending) return pending;
@@ -66,6 +72,12 @@ export class KeyCache {
 
   forgetKey(keyId: string): void {
     for (const [hash, entry] of this.entries) if (entry.caller?.keyId === keyId) this.entries.delete(hash);
+  }
+
+  /** After a tenant's ceilings changed: its keys are looked up afresh in this isolate. */
+  forgetTenant(tenantId: string): void {
+    for (const [hash, entry] of this.entries)
+      if (entry.caller?.tenantId === tenantId) this.entries.delete(hash);
   }
 
   private evict(now: number): void {

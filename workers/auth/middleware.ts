@@ -1,8 +1,10 @@
 import type { MiddlewareHandler } from "hono";
-import { errors } from "../../common/errors";
+import { errors, RelayError } from "../../common/errors";
 import { findCallerByKeyHash, touchApiKey } from "../db/queries/api-keys";
 import type { AppEnv } from "../http/types";
+import { keyExpired } from "../limits/admission";
 import { hashApiKey, isWellFormedApiKey } from "./api-key";
+import { blockedMs, clientAddress, failedAuthentication, tooManyFailures } from "./failures";
 import { keyCache } from "./key-cache";
 
 // Hashing the presented key costs a digest per request; a warm key's hash is remembered.
@@ -32,26 +34,43 @@ function presentedKey(authorization: string | undefined, xApiKey: string | undef
   return xApiKey?.trim() || undefined;
 }
 
-/** API-key authentication: the caller's tenant is always the key's tenant. */
+const invalidKey = () => errors.unauthorized("invalid_api_key", "Invalid API key");
+
+/**
+ * API-key authentication: the caller's tenant is always the key's tenant. Failed attempts are
+ * counted per client address; past RATE_LIMIT_AUTH_MAX an address gets 429 without a database
+ * lookup, unless it presents a key this isolate already knows as valid.
+ */
 export const requireApiKey: MiddlewareHandler<AppEnv> = async (c, next) => {
-  const key = presentedKey(c.req.header("authorization"), c.req.header("x-api-key"));
+  const config = c.get("config");
+  const address = clientAddress(c.req.header("cf-connecting-ip"));
+  let key: string | undefined;
+  try {
+    key = presentedKey(c.req.header("authorization"), c.req.header("x-api-key"));
+  } catch (err) {
+    throw err instanceof RelayError ? await failedAuthentication(config, address, err) : err;
+  }
   if (!key) {
     throw errors.unauthorized(
       "missing_api_key",
       "No API key: send 'Authorization: Bearer relay_live_…' or 'x-api-key: relay_live_…'",
     );
   }
-  if (!isWellFormedApiKey(key)) throw errors.unauthorized("invalid_api_key", "Invalid API key");
+  if (!isWellFormedApiKey(key)) throw await failedAuthentication(config, address, invalidKey());
 
   const hash = await hashOf(key);
+  const blocked = blockedMs(config, address);
+  if (blocked > 0 && !keyCache.peek(hash)) throw tooManyFailures(blocked);
   const handle = c.get("db");
   const caller = await keyCache.get(
     hash,
-    c.get("config").RELAY_KEY_CACHE_TTL_MS,
+    config.RELAY_KEY_CACHE_TTL_MS,
     () => findCallerByKeyHash(handle.db, hash),
     (refresh) => handle.defer(() => refresh),
   );
-  if (!caller) throw errors.unauthorized("invalid_api_key", "Invalid API key");
+  if (!caller) throw await failedAuthentication(config, address, invalidKey());
+  const expiresAt = caller.limits?.expiresAt ?? null;
+  if (expiresAt !== null && Date.now() >= expiresAt) throw keyExpired(expiresAt);
   c.set("caller", caller);
 
   const now = Date.now();

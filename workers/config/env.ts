@@ -27,6 +27,8 @@ export interface Env {
   RELAY_CLOUD_FALLBACK_API_KEY?: string;
   RELAY_MODEL_PRICES?: string;
   RELAY_ANTHROPIC_DEFAULT_MAX_TOKENS?: string;
+  RELAY_ANTHROPIC_BASE_URL?: string;
+  RELAY_OPENAI_BASE_URL?: string;
   LIVEKIT_URL?: string;
   LIVEKIT_API_KEY?: string;
   LIVEKIT_API_SECRET?: string;
@@ -40,6 +42,17 @@ export interface Env {
   DEFAULT_MIN_P?: string;
   DEFAULT_PRESENCE_PENALTY?: string;
   DEFAULT_REPETITION_PENALTY?: string;
+  RELAY_DATABASE_ID?: string;
+  RELAY_OUTBOX_CLAIM_STALE_MS?: string;
+  RELAY_RESPONSES_ITEM_TTL_SECONDS?: string;
+  RELAY_TOOL_RESULT_TIMEOUT_MS?: string;
+  RELAY_RUN_MAX_ITERATIONS?: string;
+  RELAY_INSTANCE_ID?: string;
+  RELAY_LIMITS_ON_REDIS_FAILURE?: string;
+  RELAY_LIMITS_TIMEOUT_MS?: string;
+  RELAY_LIMITS_DEFAULT_MAX_TOKENS?: string;
+  RATE_LIMIT_AUTH_MAX?: string;
+  RATE_LIMIT_AUTH_WINDOW_SECONDS?: string;
   /** Secrets named by RELAY_CLOUD_MODELS entries' auth_env. */
   [authEnv: string]: string | undefined;
 }
@@ -163,6 +176,9 @@ const schema = z.object({
   RELAY_CLOUD_FALLBACK_API_KEY: optionalText,
   RELAY_MODEL_PRICES: jsonOf(z.record(z.string().min(1), price)),
   RELAY_ANTHROPIC_DEFAULT_MAX_TOKENS: int(4096, 1, 1_000_000),
+  // Where Anthropic's and OpenAI's own APIs are for credentials without a baseUrl (egress proxies).
+  RELAY_ANTHROPIC_BASE_URL: optionalUrl(["http:", "https:"]),
+  RELAY_OPENAI_BASE_URL: optionalUrl(["http:", "https:"]),
   LIVEKIT_URL: optionalUrl(["wss:", "ws:", "https:", "http:"]),
   LIVEKIT_API_KEY: optionalText,
   LIVEKIT_API_SECRET: optionalText,
@@ -176,7 +192,53 @@ const schema = z.object({
   DEFAULT_MIN_P: optionalNumber,
   DEFAULT_PRESENCE_PENALTY: optionalNumber,
   DEFAULT_REPETITION_PENALTY: optionalNumber,
+  // Names the database for what relay keeps beside it in Redis (the usage queue), so that several
+  // deployments can share a Redis. Defaults to DATABASE_URL's host, port and database name;
+  // `npm run dev` sets it for the embedded PGlite, whose port changes at every start.
+  RELAY_DATABASE_ID: optionalText,
+  // A drainer that claimed a batch of the outbox and has not settled it within this long is taken
+  // for dead (a Worker killed mid-drain): the next drain puts its batch back on the queue. Longer
+  // than any Postgres write of one batch; a batch written twice still counts once.
+  RELAY_OUTBOX_CLAIM_STALE_MS: int(120_000, 1000, 3_600_000),
+  // Agent runs: how long a run waits for the caller's tool result, and the most model calls a run
+  // may make (a run asks for maxIterations, default 8, at most this).
+  RELAY_TOOL_RESULT_TIMEOUT_MS: int(30_000, 1000, 3_600_000),
+  RELAY_RUN_MAX_ITERATIONS: int(32, 1, 1000),
+  // How long relay keeps the assistant message items of translated Responses (for item_reference).
+  RELAY_RESPONSES_ITEM_TTL_SECONDS: int(86_400, 60, 30 * 86_400),
+  // Set by `npm run dev` so it knows the /health that answers is its own Worker's.
+  RELAY_INSTANCE_ID: optionalText,
+  // Key limits while Redis cannot be reached: `open` serves (and logs, with a running count),
+  // `closed` refuses with 503 limits_unavailable.
+  RELAY_LIMITS_ON_REDIS_FAILURE: z
+    .enum(["open", "closed", ""])
+    .optional()
+    .transform((v) => (v ? v : "open")),
+  // How long a request waits for the limits check before Redis counts as unreachable.
+  RELAY_LIMITS_TIMEOUT_MS: int(1000, 10, 30_000),
+  // Output tokens reserved against tpm and budgets for a request that names no max_tokens.
+  RELAY_LIMITS_DEFAULT_MAX_TOKENS: int(1024, 0, 1_000_000),
+  // Failed authentications per client address and window before further attempts get 429 (0: off).
+  RATE_LIMIT_AUTH_MAX: int(20, 0, 1_000_000),
+  RATE_LIMIT_AUTH_WINDOW_SECONDS: int(60, 1, 86_400),
 });
+
+/**
+ * Every setting the Worker reads, from the one schema: `npm run dev` forwards exactly these (and
+ * the variables RELAY_CLOUD_MODELS names) to `wrangler dev`.
+ */
+export const WORKER_SETTINGS: readonly string[] = Object.keys(schema.shape);
+
+/** The variables RELAY_CLOUD_MODELS entries name in `auth_env` (secrets the Worker reads too). */
+export function cloudAuthEnvNames(config: Config): string[] {
+  return [
+    ...new Set(
+      Object.values(config.RELAY_CLOUD_MODELS ?? {})
+        .map((m) => m.auth_env)
+        .filter((n): n is string => Boolean(n)),
+    ),
+  ];
+}
 
 export type Config = z.output<typeof schema>;
 
@@ -203,7 +265,7 @@ export function loadConfig(env: Env): Config {
 export function required<K extends keyof Config>(config: Config, name: K): NonNullable<Config[K]> {
   const value = config[name];
   if (value === undefined || value === null || value === "") {
-    throw errors.misconfigured(`${String(name)} is not set; see the configuration table in the README`);
+    throw errors.misconfigured(`${String(name)} is not set; see docs/configuration.md`);
   }
   return value as NonNullable<Config[K]>;
 }

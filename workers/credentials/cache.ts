@@ -1,3 +1,4 @@
+import { errors } from "../../common/errors";
 import type { Config } from "../config/env";
 import type { RequestDb } from "../db/client";
 import {
@@ -7,6 +8,7 @@ import {
   type SealedCredential,
 } from "../db/queries/credentials";
 import { masterKeys } from "./master-keys";
+import { checkUpstreamUrl } from "./ssrf";
 
 interface Entry {
   /** Fresh until then; after it, served while one background refresh runs. */
@@ -84,7 +86,9 @@ class CredentialCache {
     if (!row) return null;
     let decrypted = entry.decrypted.get(name);
     if (!decrypted) {
-      decrypted = masterKeys(config).then((keys) => decryptCredential(row, keys));
+      decrypted = masterKeys(config)
+        .then((keys) => decryptCredential(row, keys))
+        .then((cred) => vetted(cred, config));
       entry.decrypted.set(name, decrypted);
       decrypted.catch(() => entry.decrypted.delete(name));
     }
@@ -94,6 +98,24 @@ class CredentialCache {
   forget(tenantId: string): void {
     this.entries.delete(tenantId);
   }
+}
+
+/**
+ * A stored base URL is checked again when it is used, once per cache load: rows written before a
+ * rule existed (cloud metadata is never an upstream) or before the operator turned private
+ * upstreams off must not reach the network.
+ */
+function vetted(cred: DecryptedCredential, config: Config): DecryptedCredential {
+  if (!cred.baseUrl) return cred;
+  const check = checkUpstreamUrl(cred.baseUrl, config.RELAY_ALLOW_PRIVATE_UPSTREAMS);
+  if (!check.ok) {
+    throw errors.badRequest(
+      "invalid_base_url",
+      `The '${cred.name}' credential's baseUrl ${check.reason}: PUT /v1/credentials/${cred.name} with another baseUrl`,
+      "model",
+    );
+  }
+  return cred;
 }
 
 export const credentialCache = new CredentialCache();

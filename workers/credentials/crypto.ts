@@ -50,6 +50,11 @@ export function credentialAad(tenantId: string, name: string): Uint8Array<ArrayB
   return utf8(`relay/credential/v1\u0000${tenantId}\u0000${name}`);
 }
 
+/** An http guardrail's bearer token is bound to the guardrail's name, as a credential to its tenant. */
+export function guardrailTokenAad(name: string): Uint8Array<ArrayBuffer> {
+  return utf8(`relay/guardrail-token/v1\u0000${name}`);
+}
+
 export async function seal(key: CryptoKey, plaintext: string, aad: Uint8Array<ArrayBuffer>): Promise<Sealed> {
   const iv = crypto.getRandomValues(new Uint8Array(IV_BYTES));
   const out = new Uint8Array(

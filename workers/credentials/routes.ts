@@ -25,7 +25,8 @@ const BUILT_IN = new Map<string, "anthropic" | "openai">([
 
 const putBody = z
   .object({
-    apiKey: z.string().min(1).max(8192),
+    // Keyless local servers (Ollama, llama.cpp) need none; hosted APIs do (checked below).
+    apiKey: z.string().min(1).max(8192).optional(),
     baseUrl: z.string().max(2048).optional(),
     label: z.string().trim().max(120).optional(),
     provider: z.enum(["anthropic", "openai", "openai_compatible"]).optional(),
@@ -68,6 +69,14 @@ export const credentialRoutes = new Hono<AppEnv>()
         "baseUrl",
       );
     }
+    if (!body.apiKey && !body.baseUrl) {
+      throw errors.badRequest(
+        "api_key_required",
+        `'${name}' goes to ${provider === "anthropic" ? "Anthropic" : "OpenAI"}'s own API, which needs apiKey; ` +
+          "only a credential with a baseUrl (a keyless local server) may leave it out",
+        "apiKey",
+      );
+    }
     let baseUrl: string | null = null;
     if (body.baseUrl) {
       const check = checkUpstreamUrl(body.baseUrl, config.RELAY_ALLOW_PRIVATE_UPSTREAMS);
@@ -78,7 +87,7 @@ export const credentialRoutes = new Hono<AppEnv>()
     const input: CredentialInput = {
       name,
       provider,
-      apiKey: body.apiKey,
+      apiKey: body.apiKey ?? "",
       baseUrl,
       label: body.label || null,
     };

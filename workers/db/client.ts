@@ -2,6 +2,7 @@ import { neonConfig, Pool } from "@neondatabase/serverless";
 import { drizzle } from "drizzle-orm/neon-serverless";
 import { type Config, required } from "../config/env";
 import type { Database } from "./database";
+import { describeDbError } from "./errors";
 import * as schema from "./schema";
 
 let configuredProxy: string | undefined;
@@ -53,7 +54,7 @@ export class RequestDb {
     this.background.push(
       task().catch((err) =>
         console.error(
-          JSON.stringify({ level: "warn", msg: "background db task failed", error: String(err) }),
+          JSON.stringify({ level: "warn", msg: "background db task failed", error: describeDbError(err) }),
         ),
       ),
     );

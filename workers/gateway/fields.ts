@@ -3,7 +3,7 @@ import type { Config } from "../config/env";
 import type { Target } from "../routing/resolve";
 import type { Json } from "../translate/types";
 
-export type Endpoint = "chat" | "messages" | "embeddings";
+export type Endpoint = "chat" | "messages" | "responses" | "embeddings";
 
 // Fields relay owns: read here, never sent upstream.
 export const RELAY_FIELDS = ["models"] as const;
@@ -71,6 +71,38 @@ const KNOWN: Record<Endpoint, Set<string>> = {
     "context_management",
     ...RELAY_FIELDS,
   ]),
+  responses: new Set([
+    "model",
+    "input",
+    "instructions",
+    "tools",
+    "tool_choice",
+    "parallel_tool_calls",
+    "max_output_tokens",
+    "max_tool_calls",
+    "temperature",
+    "top_p",
+    "top_logprobs",
+    "text",
+    "reasoning",
+    "metadata",
+    "user",
+    "safety_identifier",
+    "prompt_cache_key",
+    "service_tier",
+    "stream",
+    "stream_options",
+    "store",
+    "previous_response_id",
+    "conversation",
+    "background",
+    "include",
+    "prompt",
+    "truncation",
+    "context_management",
+    ...SAMPLING_EXTRAS,
+    ...RELAY_FIELDS,
+  ]),
   embeddings: new Set(["model", "input", "encoding_format", "dimensions", "user", ...RELAY_FIELDS]),
 };
 
@@ -109,16 +141,28 @@ const DEFAULTS = [
 const ACCEPTS: Record<string, Set<string>> = {
   openai: new Set(["temperature", "top_p", "presence_penalty"]),
   anthropic: new Set(["temperature", "top_p", "top_k"]),
+  responses: new Set(["temperature", "top_p"]),
 };
 
-/** DEFAULT_* settings fill only what the client did not set; the body is the client's (chat) request. */
-export function applySamplingDefaults(body: Json, config: Config, target: Target): void {
-  const accepts =
-    target.wire === "anthropic" ? ACCEPTS.anthropic : target.provider === "openai" ? ACCEPTS.openai : null;
+/**
+ * DEFAULT_* settings fill only what the client did not set, in the body relay sends upstream
+ * (`responses` for OpenAI's Responses API, which has no penalties).
+ */
+export function applySamplingDefaults(body: Json, config: Config, target: Target, responses = false): void {
+  const accepts = responses
+    ? ACCEPTS.responses
+    : target.wire === "anthropic"
+      ? ACCEPTS.anthropic
+      : target.provider === "openai"
+        ? ACCEPTS.openai
+        : null;
+  // Anthropic refuses temperature and top_k beside extended thinking, and a top_p below 0.95.
+  const thinking = target.wire === "anthropic" && body.thinking !== undefined;
   for (const [field, setting] of DEFAULTS) {
     const value = config[setting];
     if (value === undefined || body[field] !== undefined) continue;
     if (accepts && !accepts.has(field)) continue;
+    if (thinking && field !== "presence_penalty") continue;
     body[field] = value;
   }
 }

@@ -1,9 +1,11 @@
 import type { Context } from "hono";
+import type { Config } from "../config/env";
 import { credentialCache } from "../credentials/cache";
 import type { DecryptedCredential } from "../db/queries/credentials";
 import type { AppEnv } from "../http/types";
+import { refusingList } from "../limits/policy";
 import { localModels } from "../local/sidecar";
-import { ANTHROPIC_BASE_URL, OPENAI_BASE_URL } from "../routing/resolve";
+import { providerBaseUrl } from "../routing/resolve";
 
 export interface ModelEntry {
   id: string;
@@ -36,6 +38,7 @@ const listings = new Map<
 
 /** The upstream's own model list, cached per tenant and credential. */
 function upstreamModels(
+  config: Config,
   tenantId: string,
   cred: DecryptedCredential,
 ): Promise<{ id: string; context?: number }[]> {
@@ -43,11 +46,16 @@ function upstreamModels(
   const hit = listings.get(key);
   if (hit && hit.expiresAt > Date.now()) return hit.models;
   const anthropic = cred.provider === "anthropic";
-  const base = (cred.baseUrl ?? (anthropic ? ANTHROPIC_BASE_URL : OPENAI_BASE_URL)).replace(/\/+$/, "");
+  const base = (cred.baseUrl ?? providerBaseUrl(config, anthropic ? "anthropic" : "openai")).replace(
+    /\/+$/,
+    "",
+  );
   const url = anthropic ? `${base.replace(/\/v1$/, "")}/v1/models?limit=1000` : `${base}/models`;
-  const headers: Record<string, string> = anthropic
-    ? { "x-api-key": cred.apiKey, "anthropic-version": "2023-06-01" }
-    : { authorization: `Bearer ${cred.apiKey}` };
+  const headers: Record<string, string> = anthropic ? { "anthropic-version": "2023-06-01" } : {};
+  if (cred.apiKey) {
+    if (anthropic) headers["x-api-key"] = cred.apiKey;
+    else headers.authorization = `Bearer ${cred.apiKey}`;
+  }
   const models = fetch(url, { headers, signal: AbortSignal.timeout(5000) })
     .then(async (res) => {
       if (!res.ok) throw new Error(`HTTP ${res.status}`);
@@ -96,10 +104,12 @@ export async function listModels(c: Context<AppEnv>): Promise<ModelEntry[]> {
     });
   };
 
-  const creds = (
-    await Promise.all(names.map((n) => credentialCache.get(handle, config, tenantId, n)))
-  ).filter((cred): cred is DecryptedCredential => cred !== null);
-  const lists = await Promise.all(creds.map((cred) => upstreamModels(tenantId, cred)));
+  const creds =
+    // A credential that cannot be used (a refused baseUrl, say) lists nothing rather than failing the list.
+    (
+      await Promise.all(names.map((n) => credentialCache.get(handle, config, tenantId, n).catch(() => null)))
+    ).filter((cred): cred is DecryptedCredential => cred !== null);
+  const lists = await Promise.all(creds.map((cred) => upstreamModels(config, tenantId, cred)));
   creds.forEach((cred, i) => {
     for (const m of lists[i] ?? []) {
       // Built-in credentials keep the names that route without a prefix; the rest carry one.
@@ -112,5 +122,7 @@ export async function listModels(c: Context<AppEnv>): Promise<ModelEntry[]> {
   for (const [id, entry] of Object.entries(config.RELAY_CLOUD_MODELS ?? {})) add(id, "cloud", entry.ctx_size);
   for (const m of await localModels(config, (p) => c.executionCtx.waitUntil(p)))
     add(`local:${m.id}`, "local", m.context_length);
-  return [...out.values()];
+  // A key with an allow-list lists only what it may use.
+  const limits = c.get("caller").limits;
+  return [...out.values()].filter((m) => !limits || refusingList(limits, m.id) === null);
 }

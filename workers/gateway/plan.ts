@@ -4,6 +4,10 @@ import type { Target } from "../routing/resolve";
 import { chatToMessages } from "../translate/chat-to-messages";
 import { messagesToChat } from "../translate/messages-to-chat";
 import { anthropicToChatCompletion, chatCompletionToAnthropic } from "../translate/responses";
+import { anthropicToResponse, chatCompletionToResponse } from "../translate/responses-object";
+import { ResponsesPassthrough, responsesUsage } from "../translate/responses-passthrough";
+import { responsesToChat } from "../translate/responses-request";
+import { AnthropicToResponsesStream, ChatToResponsesStream } from "../translate/responses-stream";
 import { AnthropicPassthrough, AnthropicToOpenAIStream, OpenAIToAnthropicStream } from "../translate/streams";
 import type {
   AnthropicRequest,
@@ -27,6 +31,8 @@ export interface ClientRequest {
   anthropicHeaders: Record<string, string>;
   /** Session headers, passed to local models so the sidecar can keep sessions apart. */
   sessionHeaders: Record<string, string>;
+  /** Responses: relay keeps the answer's message items (store not false, Redis configured). */
+  keepItems?: boolean;
 }
 
 /** How to call one target, and how to turn its answer into the client's format. */
@@ -37,6 +43,10 @@ export interface Plan {
   /** Non-streamed answer → client body (unchanged text when it needs no translation) and usage. */
   respond(text: string): { body: string; usage: TokenUsage | null };
   pump(): StreamPump;
+  /** What the translation could not honour but did not refuse, for x-relay-warning. */
+  warnings?: string[];
+  /** Translated Responses: the assistant message items of the finished answer (to keep). */
+  messages?(): Json[];
 }
 
 const ANTHROPIC_VERSION = "2023-06-01";
@@ -57,9 +67,9 @@ function usageOnly(
   return { body: text, usage: read(parseJson<Json>(text)) };
 }
 
-function anthropicUrl(base: string): string {
+export function anthropicUrl(base: string, path = "messages"): string {
   // Accept both the SDK convention (https://api.anthropic.com) and a base that ends in /v1.
-  return `${base.replace(/\/+$/, "").replace(/\/v1$/, "")}/v1/messages`;
+  return `${base.replace(/\/+$/, "").replace(/\/v1$/, "")}/v1/${path}`;
 }
 
 function openAIHeaders(
@@ -75,7 +85,7 @@ function openAIHeaders(
   };
 }
 
-function anthropicHeaders(
+export function anthropicHeaders(
   target: Target,
   stream: boolean,
   client: Record<string, string>,
@@ -98,6 +108,7 @@ function sameFormatBody(
   target: Target,
   config: Config,
   extra?: (b: Json) => boolean,
+  responses = false,
 ): string {
   const body: Json = { ...req.body };
   let changed = body.model !== target.model;
@@ -110,7 +121,7 @@ function sameFormatBody(
   }
   if (extra?.(body)) changed = true;
   const fieldCount = Object.keys(body).length;
-  applySamplingDefaults(body, config, target);
+  applySamplingDefaults(body, config, target, responses);
   if (Object.keys(body).length !== fieldCount) changed = true;
   return changed ? JSON.stringify(body) : req.raw;
 }
@@ -151,9 +162,12 @@ export function planRequest(req: ClientRequest, target: Target, config: Config):
     };
   }
 
+  if (endpoint === "responses") return planResponses(req, target, config);
+
   if (endpoint === "chat" && target.wire === "anthropic") {
     const chat = req.body as OpenAIChatRequest;
-    const upstream = chatToMessages(chat, target.model, config.RELAY_ANTHROPIC_DEFAULT_MAX_TOKENS);
+    const warnings: string[] = [];
+    const upstream = chatToMessages(chat, target.model, config.RELAY_ANTHROPIC_DEFAULT_MAX_TOKENS, warnings);
     applySamplingDefaults(upstream, config, target);
     const includeUsage =
       (chat.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
@@ -166,6 +180,7 @@ export function planRequest(req: ClientRequest, target: Target, config: Config):
         return { body: JSON.stringify(body), usage };
       },
       pump: () => new TextPump(new AnthropicToOpenAIStream(target.model, includeUsage)),
+      warnings,
     };
   }
 
@@ -191,5 +206,63 @@ export function planRequest(req: ClientRequest, target: Target, config: Config):
       return { body: JSON.stringify(body), usage };
     },
     pump: () => new TextPump(new OpenAIToAnthropicStream(target.model)),
+  };
+}
+
+/**
+ * The Responses API: passed through to OpenAI's own API as it is; translated to Chat Completions
+ * for every other route (and on to Messages for Anthropic), and back, streamed event by event.
+ */
+function planResponses(req: ClientRequest, target: Target, config: Config): Plan {
+  const { stream } = req;
+  if (target.responsesApi) {
+    return {
+      url: `${target.baseUrl}/responses`,
+      headers: openAIHeaders(target, stream),
+      body: sameFormatBody(req, target, config, undefined, true),
+      respond: (text) => usageOnly(text, responsesUsage),
+      pump: () => new TextPump(new ResponsesPassthrough()),
+    };
+  }
+  const { chat, shape, warnings } = responsesToChat(req.body, target.model, req.keepItems);
+  let whole: Json[] = [];
+  let translator: ChatToResponsesStream | AnthropicToResponsesStream | undefined;
+  const messages = () => translator?.messages() ?? whole.filter((i) => i.type === "message");
+  if (target.wire === "openai") {
+    applySamplingDefaults(chat, config, target);
+    return {
+      url: `${target.baseUrl}/chat/completions`,
+      headers: openAIHeaders(target, stream, req.sessionHeaders),
+      body: JSON.stringify(chat),
+      respond: (text) => {
+        const { body, usage, output } = chatCompletionToResponse(parseJson(text), shape);
+        whole = output;
+        return { body, usage };
+      },
+      pump: () => {
+        translator = new ChatToResponsesStream(shape);
+        return new TextPump(translator);
+      },
+      warnings,
+      messages,
+    };
+  }
+  const upstream = chatToMessages(chat, target.model, config.RELAY_ANTHROPIC_DEFAULT_MAX_TOKENS, warnings);
+  applySamplingDefaults(upstream, config, target);
+  return {
+    url: anthropicUrl(target.baseUrl),
+    headers: anthropicHeaders(target, stream, {}),
+    body: JSON.stringify(upstream),
+    respond: (text) => {
+      const { body, usage, output } = anthropicToResponse(parseJson<AnthropicResponse>(text), shape);
+      whole = output;
+      return { body, usage };
+    },
+    pump: () => {
+      translator = new AnthropicToResponsesStream(shape);
+      return new TextPump(translator);
+    },
+    warnings,
+    messages,
   };
 }

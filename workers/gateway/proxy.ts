@@ -1,14 +1,12 @@
-import type { Context } from "hono";
 import { errors, RelayError } from "../../common/errors";
 import type { Config } from "../config/env";
-import { credentialCache } from "../credentials/cache";
 import { readTextWithin } from "../http/read-text";
-import type { AppEnv } from "../http/types";
-import { localModels } from "../local/sidecar";
-import { type RouteContext, resolveTarget, type Target } from "../routing/resolve";
-import type { TokenUsage } from "../translate/types";
+import { type Admission, admit } from "../limits/admission";
+import { resolveTarget, type Target } from "../routing/resolve";
+import type { Json, TokenUsage } from "../translate/types";
 import { costOf } from "../usage/prices";
 import { recordUsage } from "../usage/recorder";
+import { type GatewayContext, routeContext } from "./context";
 import { type ClientRequest, type Plan, planRequest } from "./plan";
 import { retryAfterMs, retryable, upstreamError } from "./upstream-errors";
 
@@ -17,6 +15,8 @@ export interface ProxyInput {
   /** The requested model first, then the fallbacks of a `models` array. */
   candidates: string[];
   warnings: string[];
+  /** Called with the assistant message items of a translated Responses answer once it completed. */
+  keep?: (items: Json[]) => void;
 }
 
 type Failure = { ok: false; error: RelayError; retryable: boolean; retryAfter: number | null };
@@ -54,26 +54,48 @@ class Clock {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
+ * The one way through the gateway. The key's limits admit the request first (one Redis round
+ * trip, none for a key without limits); every response then carries the key's rate-limit headers,
+ * and what the request used is settled when its usage is recorded, a stream's at its end. An
+ * admitted stream is never cut for a limit.
+ */
+export async function proxy(ctx: GatewayContext, input: ProxyInput): Promise<Response> {
+  const { client } = input;
+  const admission = await admit(ctx, {
+    endpoint: client.endpoint,
+    body: client.body,
+    candidates: input.candidates,
+  });
+  if (!admission) return forward(ctx, input, null);
+  try {
+    const res = await forward(ctx, input, admission);
+    for (const [name, value] of Object.entries(admission.headers)) res.headers.set(name, value);
+    return res;
+  } catch (err) {
+    // Failed before its usage was recorded (which settles): release what it holds now.
+    admission.settle(null, null);
+    if (err instanceof RelayError) Object.assign(err.headers, admission.headers);
+    throw err;
+  }
+}
+
+/**
  * Sends the request to the first candidate that answers: each candidate is retried on 429, 5xx
  * and connection failures (honouring retry-after) while nothing has reached the client, then the
  * next candidate is tried. Streams are relayed event by event; usage is recorded once per request
  * after the response, off the critical path.
  */
-export async function proxy(c: Context<AppEnv>, input: ProxyInput): Promise<Response> {
-  const config = c.get("config");
-  const caller = c.get("caller");
-  const handle = c.get("db");
+async function forward(
+  ctx: GatewayContext,
+  input: ProxyInput,
+  admission: Admission | null,
+): Promise<Response> {
+  const { config, caller } = ctx;
   const { client } = input;
   const clock = new Clock();
   const deadline = clock.started + config.REQUEST_TIMEOUT_SECONDS * 1000;
-  const clientSignal = c.req.raw.signal;
-  const routes: RouteContext = {
-    config,
-    env: c.env,
-    credential: (name) => credentialCache.get(handle, config, caller.tenantId, name),
-    credentialNames: () => credentialCache.names(handle, config, caller.tenantId),
-    localModels: () => localModels(config, (p) => c.executionCtx.waitUntil(p)),
-  };
+  const clientSignal = ctx.signal;
+  const routes = routeContext(ctx);
 
   let attempts = 0;
   let lastError: RelayError | null = null;
@@ -86,9 +108,12 @@ export async function proxy(c: Context<AppEnv>, input: ProxyInput): Promise<Resp
     tokens: TokenUsage | null,
   ) => {
     const t = tokens ?? { input: 0, output: 0, cached: 0 };
+    const costUsd = target && tokens ? costOf(config, target.model, t) : null;
+    admission?.settle(tokens, costUsd);
     return recordUsage(config, {
       id: crypto.randomUUID(),
-      requestId: c.get("requestId"),
+      requestId: ctx.requestId,
+      runId: ctx.runId ?? null,
       tenantId: caller.tenantId,
       keyId: caller.keyId,
       endpoint: client.endpoint,
@@ -101,7 +126,7 @@ export async function proxy(c: Context<AppEnv>, input: ProxyInput): Promise<Resp
       inputTokens: t.input,
       outputTokens: t.output,
       cachedTokens: t.cached,
-      costUsd: target && tokens ? costOf(config, target.model, t) : null,
+      costUsd,
       latencyMs: Date.now() - clock.started,
       ttfbMs: clock.ttfbMs,
       attempts,
@@ -135,15 +160,22 @@ export async function proxy(c: Context<AppEnv>, input: ProxyInput): Promise<Resp
           "x-relay-attempts": String(attempts),
           "server-timing": clock.serverTiming(),
         });
-        if (input.warnings.length) headers.set("x-relay-warning", input.warnings.join("; "));
+        const warnings = [...input.warnings, ...(plan.warnings ?? [])];
+        if (warnings.length) headers.set("x-relay-warning", warnings.join("; "));
+        const done = () => {
+          const items = input.keep && plan.messages?.();
+          if (items?.length) input.keep?.(items);
+        };
         if ("text" in outcome) {
-          return respondWhole(plan, outcome.text, headers, (status, code, tokens) =>
-            c.executionCtx.waitUntil(usage(target, status, code, tokens)),
-          );
+          return respondWhole(plan, outcome.text, headers, (status, code, tokens) => {
+            if (status === 200) done();
+            ctx.waitUntil(usage(target, status, code, tokens));
+          });
         }
-        return respondStream(c, plan, outcome.stream, headers, config, (status, code, tokens) =>
-          usage(target, status, code, tokens),
-        );
+        return respondStream(ctx, plan, outcome.stream, headers, config, (status, code, tokens) => {
+          if (status === 200 && code === null) done();
+          return usage(target, status, code, tokens);
+        });
       }
       lastError = outcome.error;
       if (!outcome.retryable || retry >= config.RELAY_MAX_RETRIES) break;
@@ -160,7 +192,7 @@ export async function proxy(c: Context<AppEnv>, input: ProxyInput): Promise<Resp
   const error = lastError ?? errors.badRequest("model_not_found", "No model to route", "model");
   error.headers["x-relay-attempts"] = String(attempts);
   error.headers["server-timing"] = clock.serverTiming();
-  c.executionCtx.waitUntil(usage(lastTarget, error.status, error.code, null));
+  ctx.waitUntil(usage(lastTarget, error.status, error.code, null));
   throw error;
 }
 
@@ -197,6 +229,9 @@ async function attempt(
           ? "deadline"
           : null;
   const sent = Date.now();
+  // Local models are served by the sidecar: say so, since that is the process to look at.
+  const upstreamName =
+    target.provider === "local" ? "the sidecar that serves local models (SIDECAR_URL)" : target.provider;
   const failure = (err: unknown): Failure => {
     const kind = abortKind();
     if (kind === "client") {
@@ -219,7 +254,7 @@ async function attempt(
           : `REQUEST_TIMEOUT_SECONDS=${config.REQUEST_TIMEOUT_SECONDS}`;
       return {
         ok: false,
-        error: errors.timeout(`${target.provider} did not answer in time (${limit})`),
+        error: errors.timeout(`${upstreamName} did not answer in time (${limit})`),
         retryable: false,
         retryAfter: null,
       };
@@ -227,7 +262,7 @@ async function attempt(
     const message = err instanceof Error ? err.message : String(err);
     return {
       ok: false,
-      error: errors.badGateway("upstream_unreachable", `Could not reach ${target.provider}: ${message}`),
+      error: errors.badGateway("upstream_unreachable", `Could not reach ${upstreamName}: ${message}`),
       retryable: true,
       retryAfter: null,
     };
@@ -267,6 +302,20 @@ async function attempt(
     } finally {
       clock.upstreamMs += Date.now() - sent;
     }
+  }
+
+  // A page or a JSON body where an event stream belongs (a proxy's error page, an upstream that
+  // ignored `stream`) would reach the client as an empty 200: refuse it before anything is sent.
+  const type = res.headers.get("content-type");
+  if (type && !type.includes("event-stream")) {
+    firstByteSeen = true;
+    clock.upstreamMs += Date.now() - sent;
+    await res.body?.cancel().catch(() => {});
+    const error = errors.badGateway(
+      "upstream_invalid_response",
+      `The upstream answered ${type.split(";")[0]} where an event stream was expected`,
+    );
+    return { ok: false, error, retryable: false, retryAfter: null };
   }
 
   // A stream commits only when its first bytes arrive, so a silent upstream is still a clean 504.
@@ -318,7 +367,7 @@ function respondWhole(
 }
 
 function respondStream(
-  c: Context<AppEnv>,
+  ctx: GatewayContext,
   plan: Plan,
   upstream: OpenStream,
   headers: Headers,
@@ -329,7 +378,7 @@ function respondStream(
   let size = 0;
   let finished = false;
   let settle: () => void = () => {};
-  c.executionCtx.waitUntil(new Promise<void>((resolve) => (settle = resolve)));
+  ctx.waitUntil(new Promise<void>((resolve) => (settle = resolve)));
   const finish = (status: number, code: string | null) => {
     if (finished) return;
     finished = true;

@@ -6,9 +6,12 @@ import { SESSION_HEADERS } from "../../common/session";
 import { readJsonWithRaw } from "../http/body";
 import type { AppEnv } from "../http/types";
 import type { Json } from "../translate/types";
+import { gatewayContext } from "./context";
+import { countTokens } from "./count-tokens";
 import { applyFieldPolicy, type Endpoint } from "./fields";
 import { listModels } from "./models";
 import { proxy } from "./proxy";
+import { keepItems, keepsItems, restoreItemReferences } from "./responses-items";
 
 // Only what relay itself reads is checked here; the rest is the upstream's to judge.
 const fallbacks = z.array(z.string().min(1)).max(10).optional();
@@ -22,19 +25,34 @@ const chatBody = z.looseObject({
   stream: z.boolean().nullable().optional(),
 });
 
+const anthropicMessages = z
+  .array(
+    z.looseObject({
+      role: z.enum(["user", "assistant"]),
+      content: z.union([z.string(), z.array(z.looseObject({ type: z.string() }))]),
+    }),
+  )
+  .min(1);
+
 const messagesBody = z.looseObject({
   model: z.string().optional(),
   models: fallbacks,
   max_tokens: z.number().int().positive(),
-  messages: z
-    .array(
-      z.looseObject({
-        role: z.enum(["user", "assistant"]),
-        content: z.union([z.string(), z.array(z.looseObject({ type: z.string() }))]),
-      }),
-    )
-    .min(1),
+  messages: anthropicMessages,
   stream: z.boolean().optional(),
+});
+
+export const countTokensBody = z.looseObject({
+  model: z.string().optional(),
+  messages: anthropicMessages,
+});
+
+const responsesBody = z.looseObject({
+  model: z.string().optional(),
+  models: fallbacks,
+  input: z.union([z.string(), z.array(z.unknown())]).optional(),
+  stream: z.boolean().nullable().optional(),
+  store: z.boolean().nullable().optional(),
 });
 
 const embeddingsBody = z.looseObject({
@@ -42,6 +60,15 @@ const embeddingsBody = z.looseObject({
   models: fallbacks,
   input: z.union([z.string(), z.array(z.string()), z.array(z.number()), z.array(z.array(z.number()))]),
 });
+
+function headersNamed(c: Context<AppEnv>, names: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const h of names) {
+    const v = c.req.header(h);
+    if (v) out[h] = v;
+  }
+  return out;
+}
 
 async function handle(c: Context<AppEnv>, endpoint: Endpoint, schema: z.ZodType<Json>): Promise<Response> {
   const config = c.get("config");
@@ -62,32 +89,36 @@ async function handle(c: Context<AppEnv>, endpoint: Endpoint, schema: z.ZodType<
     body.model = candidates[0];
     changed = true;
   }
-  const pick = (names: string[]) => {
-    const out: Record<string, string> = {};
-    for (const h of names) {
-      const v = c.req.header(h);
-      if (v) out[h] = v;
-    }
-    return out;
-  };
-  const anthropicHeaders = pick(["anthropic-version", "anthropic-beta"]);
-  const sessionHeaders = pick(SESSION_HEADERS);
-  return proxy(c, {
+  const ctx = gatewayContext(c);
+  let keep: ((items: Json[]) => void) | undefined;
+  const keepItemsToo = endpoint === "responses" && keepsItems(config, body);
+  if (endpoint === "responses") {
+    if (await restoreItemReferences(config, ctx.caller.tenantId, body)) changed = true;
+    if (keepItemsToo) keep = (items) => ctx.waitUntil(keepItems(config, ctx.caller.tenantId, items));
+  }
+  return proxy(ctx, {
     client: {
       endpoint,
       body,
       raw: changed ? JSON.stringify(body) : raw,
       stream: endpoint !== "embeddings" && body.stream === true,
-      anthropicHeaders,
-      sessionHeaders,
+      anthropicHeaders: headersNamed(c, ["anthropic-version", "anthropic-beta"]),
+      sessionHeaders: headersNamed(c, SESSION_HEADERS),
+      keepItems: keepItemsToo,
     },
     candidates,
     warnings,
+    keep,
   });
 }
 
 export const gatewayRoutes = new Hono<AppEnv>()
   .post("/chat/completions", (c) => handle(c, "chat", chatBody))
   .post("/messages", (c) => handle(c, "messages", messagesBody))
+  .post("/messages/count_tokens", async (c) => {
+    const { value } = await readJsonWithRaw(c, countTokensBody);
+    return countTokens(gatewayContext(c), value, headersNamed(c, ["anthropic-version", "anthropic-beta"]));
+  })
+  .post("/responses", (c) => handle(c, "responses", responsesBody))
   .post("/embeddings", (c) => handle(c, "embeddings", embeddingsBody))
   .get("/models", async (c) => c.json({ object: "list", data: await listModels(c) }));

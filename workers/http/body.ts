@@ -37,3 +37,12 @@ export async function readJsonWithRaw<S extends z.ZodType>(
   }
   return { value: result.data, raw: text };
 }
+
+/** The query string, validated; a bad value is a 400 naming the parameter. */
+export function readQuery<S extends z.ZodType>(c: Context<AppEnv>, schema: S): z.output<S> {
+  const parsed = schema.safeParse(c.req.query());
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const param = issue?.path.join(".") || null;
+  throw errors.badRequest("invalid_query", `${param}: ${issue?.message}`, param);
+}

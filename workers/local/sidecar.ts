@@ -1,4 +1,4 @@
-import { errors } from "../../common/errors";
+import { errors, RelayError } from "../../common/errors";
 import { signInternalJwt } from "../../common/internal-jwt";
 import { type Config, required } from "../config/env";
 
@@ -70,4 +70,50 @@ export function sidecarBaseUrl(config: Config): string {
     throw errors.misconfigured("SIDECAR_URL is not set: local models are served by the sidecar");
   }
   return `${config.SIDECAR_URL.replace(/\/+$/, "")}/v1`;
+}
+
+/**
+ * A call to the sidecar's own API with the internal JWT (operator routes, readiness). An answer in
+ * the error envelope becomes that error; no answer at all is a 502 naming the sidecar.
+ */
+export async function callSidecar(
+  config: Config,
+  path: string,
+  init: { method?: string; timeoutMs: number },
+): Promise<Response> {
+  if (!config.SIDECAR_URL) {
+    throw errors.unavailable(
+      "sidecar_not_configured",
+      "SIDECAR_URL is not set: local models are served by the sidecar",
+    );
+  }
+  const url = `${config.SIDECAR_URL.replace(/\/+$/, "")}${path}`;
+  let res: Response;
+  try {
+    res = await fetch(url, {
+      method: init.method ?? "GET",
+      headers: { authorization: `Bearer ${await sidecarToken(config)}` },
+      signal: AbortSignal.timeout(init.timeoutMs),
+    });
+  } catch (err) {
+    if (err instanceof RelayError) throw err;
+    const why =
+      err instanceof Error && err.name === "TimeoutError"
+        ? `no answer within ${init.timeoutMs} ms`
+        : String(err);
+    throw errors.badGateway("sidecar_unreachable", `The sidecar at SIDECAR_URL did not answer: ${why}`);
+  }
+  if (res.ok) return res;
+  const body = (await res.json().catch(() => null)) as {
+    error?: { message?: string; type?: string; code?: string };
+  } | null;
+  throw new RelayError({
+    status: res.status,
+    type: body?.error?.type ?? "api_error",
+    code: body?.error?.code ?? "sidecar_error",
+    message: body?.error?.message ?? `The sidecar answered HTTP ${res.status}`,
+    headers: res.headers.get("retry-after")
+      ? { "retry-after": res.headers.get("retry-after") as string }
+      : {},
+  });
 }

@@ -15,6 +15,8 @@ export interface Target {
   apiKey: string | null;
   /** The model name sent upstream. */
   model: string;
+  /** OpenAI's own API (not a server at a custom baseUrl): it serves the Responses API natively. */
+  responsesApi?: boolean;
 }
 
 export interface RouteContext {
@@ -26,8 +28,19 @@ export interface RouteContext {
   localModels(): Promise<LocalModel[]>;
 }
 
-export const ANTHROPIC_BASE_URL = "https://api.anthropic.com";
-export const OPENAI_BASE_URL = "https://api.openai.com/v1";
+const ANTHROPIC_BASE_URL = "https://api.anthropic.com";
+const OPENAI_BASE_URL = "https://api.openai.com/v1";
+
+/**
+ * Where a provider's own API is for credentials without a baseUrl: the public endpoint, or what the
+ * operator says (an egress proxy, a regional endpoint). Such a credential speaks the provider's
+ * native API, the Responses API included.
+ */
+export function providerBaseUrl(config: Config, provider: "anthropic" | "openai"): string {
+  return provider === "anthropic"
+    ? (config.RELAY_ANTHROPIC_BASE_URL ?? ANTHROPIC_BASE_URL)
+    : (config.RELAY_OPENAI_BASE_URL ?? OPENAI_BASE_URL);
+}
 
 /** OpenAI's families; everything else unprefixed goes to the cloud map or the fallback. */
 const OPENAI_MODEL = /^(gpt-|chatgpt-|o1$|o1-|o3$|o3-|o4$|o4-|text-embedding-|omni-moderation)/;
@@ -36,10 +49,16 @@ export function isLocalModel(model: string): boolean {
   return model.startsWith("local:");
 }
 
-function fromCredential(cred: DecryptedCredential, model: string): Target {
+function fromCredential(config: Config, cred: DecryptedCredential, model: string): Target {
   const wire: Wire = cred.provider === "anthropic" ? "anthropic" : "openai";
-  const fallbackBase = cred.provider === "anthropic" ? ANTHROPIC_BASE_URL : OPENAI_BASE_URL;
-  return { provider: cred.name, wire, baseUrl: cred.baseUrl ?? fallbackBase, apiKey: cred.apiKey, model };
+  return {
+    provider: cred.name,
+    wire,
+    baseUrl: cred.baseUrl ?? providerBaseUrl(config, wire),
+    apiKey: cred.apiKey || null,
+    model,
+    responsesApi: cred.provider === "openai" && !cred.baseUrl,
+  };
 }
 
 async function requireCredential(
@@ -57,7 +76,7 @@ async function requireCredential(
       "model",
     );
   }
-  return fromCredential(cred, model);
+  return fromCredential(ctx.config, cred, model);
 }
 
 async function localTarget(ctx: RouteContext, model: string): Promise<Target> {
@@ -91,7 +110,7 @@ export async function resolveTarget(requested: string, ctx: RouteContext): Promi
     if (prefix === "openai") return requireCredential(ctx, "openai", rest, "OpenAI");
     if ((await ctx.credentialNames()).has(prefix)) {
       const cred = await ctx.credential(prefix);
-      if (cred) return fromCredential(cred, rest);
+      if (cred) return fromCredential(ctx.config, cred, rest);
     }
   }
 

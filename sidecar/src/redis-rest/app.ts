@@ -7,6 +7,9 @@ import { secretsEqual } from "../../../common/bytes";
  * client works against a self-hosted Redis. It serves `POST /` (one command), `/pipeline` and
  * `/multi-exec`, all behind the bearer token, and honours `Upstash-Encoding: base64`, which the
  * client sends by default and which makes every string reply base64 so binary values survive JSON.
+ * Scripts go through as sent (EVAL, EVALSHA, their NOSCRIPT errors included). `GET /stats` counts
+ * what it served since start: round trips by their first command (a round trip is what a Redis
+ * call costs a Worker) and commands by name.
  */
 
 type Reply = Buffer | string | number | null | Reply[] | Error;
@@ -35,6 +38,15 @@ function errorText(err: unknown): string {
 
 export function createRedisRestApp(redis: Redis, token: string): Hono {
   const app = new Hono();
+  const served = { roundTrips: {} as Record<string, number>, commands: {} as Record<string, number> };
+  const count = (cmds: (string | number)[][]) => {
+    const first = String(cmds[0]?.[0]).toLowerCase();
+    served.roundTrips[first] = (served.roundTrips[first] ?? 0) + 1;
+    for (const [name] of cmds) {
+      const n = String(name).toLowerCase();
+      served.commands[n] = (served.commands[n] ?? 0) + 1;
+    }
+  };
 
   app.use("*", async (c, next) => {
     const given = /^Bearer\s+(.+)$/i.exec(c.req.header("authorization") ?? "")?.[1];
@@ -54,6 +66,7 @@ export function createRedisRestApp(redis: Redis, token: string): Hono {
     const cmd = await body(c);
     if (!isCommand(cmd)) return c.json({ error: "ERR body must be a JSON array: [command, ...args]" }, 400);
     const base64 = c.req.header("upstash-encoding") === "base64";
+    count([cmd]);
     try {
       const [name, ...args] = cmd;
       const reply = (await redis.callBuffer(String(name), ...args)) as Reply;
@@ -73,6 +86,7 @@ export function createRedisRestApp(redis: Redis, token: string): Hono {
         return c.json({ error: "ERR body must be a non-empty JSON array of commands" }, 400);
       }
       const base64 = c.req.header("upstash-encoding") === "base64";
+      count(cmds);
       const batch = transactional ? redis.multi() : redis.pipeline();
       for (const [name, ...args] of cmds) batch.callBuffer(String(name), ...args);
       let results: [Error | null, unknown][] | null;
@@ -89,6 +103,8 @@ export function createRedisRestApp(redis: Redis, token: string): Hono {
       );
     });
   }
+
+  app.get("/stats", (c) => c.json(served));
 
   return app;
 }

@@ -1,4 +1,4 @@
-import { and, desc, eq, lt } from "drizzle-orm";
+import { and, desc, eq, lt, sql } from "drizzle-orm";
 import type { Database } from "../database";
 import { auditEvents } from "../schema";
 
@@ -29,33 +29,61 @@ export async function recordAudit(db: Database, ctx: AuditContext, record: Audit
   });
 }
 
+/** Where the previous page ended: its last event's time (to the microsecond) and id. */
+export interface AuditCursor {
+  at: string;
+  id: string;
+}
+
+const CURSOR = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z)~([0-9a-f-]{36})$/;
+
+export function parseAuditCursor(value: string): AuditCursor | null {
+  const m = CURSOR.exec(value);
+  return m ? { at: m[1] as string, id: m[2] as string } : null;
+}
+
+/**
+ * A page of the tenant's events, newest first. Events written in one transaction share a timestamp,
+ * so pages continue from (time, id), at the database's full precision, and none is skipped.
+ */
 export async function listAudit(
   db: Database,
   tenantId: string,
-  opts: { action?: string; limit: number; before?: Date },
+  opts: { action?: string; limit: number; before?: Date; cursor?: AuditCursor },
 ) {
   const rows = await db
-    .select()
+    .select({
+      row: auditEvents,
+      at: sql<string>`to_char(${auditEvents.createdAt} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`,
+    })
     .from(auditEvents)
     .where(
       and(
         eq(auditEvents.tenantId, tenantId),
         opts.action ? eq(auditEvents.action, opts.action) : undefined,
         opts.before ? lt(auditEvents.createdAt, opts.before) : undefined,
+        opts.cursor
+          ? sql`(${auditEvents.createdAt}, ${auditEvents.id}) < (${opts.cursor.at}::timestamptz, ${opts.cursor.id}::uuid)`
+          : undefined,
       ),
     )
-    .orderBy(desc(auditEvents.createdAt))
-    .limit(opts.limit);
-  return rows.map((r) => ({
-    id: r.id,
-    actor: r.actor,
-    action: r.action,
-    targetType: r.targetType,
-    targetId: r.targetId,
-    metadata: r.metadata,
-    requestId: r.requestId,
-    ipAddress: r.ipAddress,
-    userAgent: r.userAgent,
-    createdAt: r.createdAt.toISOString(),
-  }));
+    .orderBy(desc(auditEvents.createdAt), desc(auditEvents.id))
+    .limit(opts.limit + 1);
+  const page = rows.slice(0, opts.limit);
+  const last = page.at(-1);
+  return {
+    events: page.map(({ row: r }) => ({
+      id: r.id,
+      actor: r.actor,
+      action: r.action,
+      targetType: r.targetType,
+      targetId: r.targetId,
+      metadata: r.metadata,
+      requestId: r.requestId,
+      ipAddress: r.ipAddress,
+      userAgent: r.userAgent,
+      createdAt: r.createdAt.toISOString(),
+    })),
+    nextCursor: rows.length > opts.limit && last ? `${last.at}~${last.row.id}` : null,
+  };
 }

@@ -11,6 +11,8 @@ export interface CredentialDescriptor {
   provider: ProviderKind;
   label: string | null;
   baseUrl: string | null;
+  /** False for a keyless endpoint (a local server that needs no key). */
+  hasApiKey: boolean;
   createdAt: string;
   updatedAt: string;
 }
@@ -18,6 +20,7 @@ export interface CredentialDescriptor {
 export interface CredentialInput {
   name: string;
   provider: ProviderKind;
+  /** Empty for a keyless endpoint. */
   apiKey: string;
   baseUrl: string | null;
   label: string | null;
@@ -29,6 +32,8 @@ function describe(row: typeof providerCredentials.$inferSelect): CredentialDescr
     provider: row.provider,
     label: row.label,
     baseUrl: row.baseUrl,
+    // AES-GCM ciphertext is as long as the plaintext (the tag is stored apart): no decryption needed.
+    hasApiKey: row.ciphertext.length > 0,
     createdAt: row.createdAt.toISOString(),
     updatedAt: row.updatedAt.toISOString(),
   };
