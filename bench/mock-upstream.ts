@@ -8,6 +8,9 @@
 // the kernel before the next is issued, with `delayMs` before every token event. `-once` is the
 // labelled exception: the first event, then everything else in one write.
 // Usage is included, as an OpenAI usage chunk when asked and in Anthropic's message events.
+// Model `bench-tool` (OpenAI format) is the agent-run turn of the broker bench: without a tool
+// result in the conversation it calls the tool `lookup`; with one it answers `woke <ms>`, the
+// moment (performance clock, epoch ms) the follow-up call arrived, so the client can time the wake.
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 
 const port = Number(process.argv[2] ?? 0);
@@ -141,6 +144,50 @@ function stream(res: ServerResponse, s: Shape, delay: number, once: boolean): vo
   else next();
 }
 
+const now = () => performance.timeOrigin + performance.now();
+
+/** One SSE frame per write, as the other streams; the tool call or the answer as one delta. */
+function toolTurn(res: ServerResponse, stream: boolean, wokeAt: number | null): void {
+  const message =
+    wokeAt === null
+      ? {
+          role: "assistant",
+          content: null,
+          tool_calls: [
+            {
+              index: 0,
+              id: `call_${Math.random().toString(36).slice(2, 12)}`,
+              type: "function",
+              function: { name: "lookup", arguments: "{}" },
+            },
+          ],
+        }
+      : { role: "assistant", content: `woke ${wokeAt.toFixed(3)}` };
+  const finish = wokeAt === null ? "tool_calls" : "stop";
+  const usage = { prompt_tokens: 12, completion_tokens: 4, total_tokens: 16 };
+  if (!stream) {
+    res.writeHead(200, { "content-type": "application/json" });
+    res.end(
+      JSON.stringify({
+        id: "chatcmpl-bench",
+        object: "chat.completion",
+        created,
+        model: "bench",
+        choices: [{ index: 0, message, finish_reason: finish, logprobs: null }],
+        usage,
+      }),
+    );
+    return;
+  }
+  res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
+  res.write(chunk(message));
+  res.write(chunk({}, finish));
+  res.write(
+    `data: ${JSON.stringify({ id: "chatcmpl-bench", object: "chat.completion.chunk", created, model: "bench", choices: [], usage })}\n\n`,
+  );
+  res.end(openAI.done);
+}
+
 async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
   if (req.method === "GET" && req.url === "/health") {
     res.end("ok");
@@ -150,6 +197,10 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
   for await (const c of req) body.push(c as Buffer);
   const text = Buffer.concat(body).toString();
   const isStream = text.includes('"stream":true');
+  if (text.includes('"model":"bench-tool"')) {
+    const arrived = now();
+    return toolTurn(res, isStream, text.includes('"role":"tool"') ? arrived : null);
+  }
   const m = /"model":"bench-(\d+)-(\d+)(-once)?"/.exec(text);
   const tokens = m ? Number(m[1]) : 100;
   const delay = m ? Number(m[2]) : 0;

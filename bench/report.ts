@@ -1,5 +1,6 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
+import type { BrokerResult } from "./broker";
 import type { Run } from "./measure";
 import {
   JSON_C1,
@@ -24,6 +25,8 @@ export interface RunInfo {
   pacedRunMs: number;
   pinned: boolean;
   scenarios: readonly Scenario[];
+  /** The broker's wake-up latency (bench/broker.ts), when it was measured. */
+  broker?: BrokerResult;
 }
 
 /** Postgres activity during the measured runs of the relay cells. */
@@ -252,6 +255,11 @@ function goals(s: Summaries, db: DbCount): Goal[] {
   return out;
 }
 
+function brokerSection(b: BrokerResult | undefined): string {
+  if (!b) return "";
+  return `\n### Agent runs: the broker's wake-up\n\n${b.concurrency} concurrent agent runs, ${b.runs} measured, each calling one custom tool whose result the client posts the moment it sees the \`tool_call\`. Wake-up: from posting the result to the mock upstream receiving the run's next model call (POST through the Worker, the broker's Redis write and wake, the long-poll's answer, the next call built and sent). The sidecar shares CPU 1 with the load generator and the mock.\n\n| runs at once | runs | wake-up p50 ms | p99 ms | max ms | errors |\n|---|---|---|---|---|---|\n| ${b.concurrency} | ${b.runs} | ${fmt(b.wakeP50)} | ${fmt(b.wakeP99)} | ${fmt(b.wakeMax)} | ${b.errors} |\n`;
+}
+
 /** Writes <outDir>/bench-<stamp>.{json,md} and latest.md; returns the markdown and the files' stem. */
 export function report(
   info: RunInfo,
@@ -330,7 +338,7 @@ export function report(
       ? `CPU 1 (load generator, mock, sidecar) was at least 90% busy in: ${saturated.join("; ")} — their req/s is bounded by the client side, not by the server measured.`
       : "CPU 1 (load generator, mock, sidecar) stayed below 90% busy in every cell.",
   ];
-  const markdown = `## Benchmark\n\n${notes.map((n) => `- ${n}`).join("\n")}\n\n${rows.join("\n")}\n\n### At 10 ms pacing: latency added\n\n${paced.join("\n")}\n\n### A key under a policy (every limit on, none hit) beside one without\n\nCounted by the sidecar's Redis front during each run (\`GET /redis/stats\`; it serves only the bench's relay). A limited request's one round trip is its admission, whose EVALSHA also settles the key's requests that ended before it; settlements no admission carried within 50 ms go on their own (scripts/req above 1 counts them, batched); usage pushes are batched per isolate.\n\n${redisRows.join("\n")}\n\n### Goals\n\n${goalRows.join("\n")}\n`;
+  const markdown = `## Benchmark\n\n${notes.map((n) => `- ${n}`).join("\n")}\n\n${rows.join("\n")}\n\n### At 10 ms pacing: latency added\n\n${paced.join("\n")}\n\n### A key under a policy (every limit on, none hit) beside one without\n\nCounted by the sidecar's Redis front during each run (\`GET /redis/stats\`; it serves only the bench's relay). A limited request's one round trip is its admission, whose EVALSHA also settles the key's requests that ended before it; settlements no admission carried within 50 ms go on their own (scripts/req above 1 counts them, batched); usage pushes are batched per isolate.\n\n${redisRows.join("\n")}\n\n### Goals\n\n${goalRows.join("\n")}\n${brokerSection(info.broker)}`;
 
   mkdirSync(outDir, { recursive: true });
   const stamp = info.started.toISOString().replace(/[:.]/g, "-");

@@ -11,6 +11,7 @@ import {
   type ScratchDatabase,
   startSidecarProcess,
 } from "../scripts/lib/scratch";
+import { type BrokerResult, measureBrokerWakeUp } from "./broker";
 import { type LoadJob, measureRun, type Processes, type RedisPerRequest, type Run, runLoad } from "./measure";
 import { startProfile, summariseProfile } from "./profile";
 import { type DbCount, median, type Results, report } from "./report";
@@ -49,6 +50,11 @@ const NODE = process.execPath;
 const PROFILE = process.env.RELAY_BENCH_PROFILE;
 /** Comma-separated scenario names to run (even those `--quick` leaves out), e.g. "json c=50". */
 const ONLY = process.env.RELAY_BENCH_ONLY?.split(",").map((n) => n.trim());
+/** The broker's wake-up measurement, by the name RELAY_BENCH_ONLY knows it. */
+const BROKER = "broker";
+/** Runs measured at once, as issue 12 asks, and in all (after as many for warm-up). */
+const BROKER_CONCURRENCY = 50;
+const BROKER_RUNS = quick ? 200 : 500;
 
 // Server on core 0; load generator, mock upstream and sidecar on core 1.
 const pinned = availableParallelism() >= 2;
@@ -92,9 +98,10 @@ function redisPerRequest(before: RedisCounts, after: RedisCounts, requests: numb
 async function main(): Promise<void> {
   const started = new Date();
   const scenarios = SCENARIOS.filter((sc) => (ONLY ? ONLY.includes(sc.name) : !(quick && sc.fullOnly)));
-  if (ONLY && scenarios.length !== ONLY.length)
+  const withBroker = !ONLY || ONLY.includes(BROKER);
+  if (ONLY && scenarios.length + (withBroker ? 1 : 0) !== ONLY.length)
     throw new Error(
-      `RELAY_BENCH_ONLY names unknown scenarios; known: ${SCENARIOS.map((s) => s.name).join(", ")}`,
+      `RELAY_BENCH_ONLY names unknown scenarios; known: ${[...SCENARIOS.map((s) => s.name), BROKER].join(", ")}`,
     );
   checkScenarios(scenarios);
   const processes: Managed[] = [];
@@ -133,12 +140,15 @@ async function main(): Promise<void> {
     const { apiKeys } = await seedRelay(database.url, masterKey, mockUrl, { limited: LIMITED_POLICY });
 
     const redisToken = Buffer.from(crypto.getRandomValues(new Uint8Array(24))).toString("hex");
+    // Shared by the Worker and the sidecar: agent runs wait for tool results at the sidecar's broker.
+    const internalSecret = Buffer.from(crypto.getRandomValues(new Uint8Array(24))).toString("hex");
     const db = new URL(database.url);
     sidecar = await startSidecarProcess(
       {
         RELAY_PG_PROXY_TARGETS: `${db.hostname}:${db.port || 5432}`,
         REDIS_URL,
         RELAY_REDIS_REST_TOKEN: redisToken,
+        RELAY_INTERNAL_SECRET: internalSecret,
       },
       { wrap: onClientCore },
     );
@@ -162,6 +172,8 @@ async function main(): Promise<void> {
         UPSTASH_REDIS_REST_URL: `${sidecar.url}/redis`,
         UPSTASH_REDIS_REST_TOKEN: redisToken,
         RELAY_ALLOW_PRIVATE_UPSTREAMS: "true",
+        SIDECAR_URL: sidecar.url,
+        RELAY_INTERNAL_SECRET: internalSecret,
         // Priced, so that the budgets of the key under a policy reserve and settle real amounts.
         RELAY_MODEL_PRICES: JSON.stringify({ bench: { input: 1, output: 2 } }),
       },
@@ -264,6 +276,22 @@ async function main(): Promise<void> {
       }
     }
 
+    let broker: BrokerResult | undefined;
+    if (withBroker) {
+      const opts = {
+        origin: ctx.origin.relay,
+        apiKey: apiKeys.default as string,
+        concurrency: BROKER_CONCURRENCY,
+      };
+      const warm = await measureBrokerWakeUp({ ...opts, runs: BROKER_CONCURRENCY * 2 });
+      if (warm.errors) throw new Error(`broker warm-up errors: ${warm.errorSamples.join("; ")}`);
+      broker = await measureBrokerWakeUp({ ...opts, runs: BROKER_RUNS });
+      console.log(
+        `  ${"agent runs: broker wake-up".padEnd(33)} ${String(broker.concurrency).padStart(3)} at once  p50 ${broker.wakeP50.toFixed(2)} ms  p99 ${broker.wakeP99.toFixed(2)} ms  errors ${broker.errors}`,
+      );
+      if (broker.errors) console.log(`  ! broker: ${broker.errorSamples.join("; ")}`);
+    }
+
     const { markdown, stem } = report(
       {
         started,
@@ -274,6 +302,7 @@ async function main(): Promise<void> {
         pacedRunMs: PACED_RUN_MS,
         pinned,
         scenarios,
+        broker,
       },
       results,
       dbCount,
