@@ -23,7 +23,7 @@ import { BUILTINS, checkConfig } from "./config";
 import { GuardrailRun } from "./execute";
 import { discoverable, guardrailErrors, requestedGuardrails, resolvePlan } from "./plan";
 import { guardrailPolicyOf } from "./policy";
-import { FAILURE_POLICIES, type GuardrailDef, MODES } from "./types";
+import { FAILURE_POLICIES, MODES } from "./types";
 
 const NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 
