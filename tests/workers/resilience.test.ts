@@ -186,6 +186,33 @@ describe("timeouts and limits", () => {
     }
     expect(closedEarly).toBe(true);
   });
+
+  // The Responses API streams through the same pump, translated: a disconnect must reach upstream too.
+  for (const base of ["gpt-4o-mini", "claude-sonnet-4-5"]) {
+    it(`aborts the upstream request when a /v1/responses client disconnects (${base})`, async () => {
+      const { apiKey } = await gatewayTenant();
+      const model = unique(base, "stall3000");
+      const self = (exports as unknown as { default: Fetcher }).default;
+      const res = await self.fetch(
+        new Request(`${BASE}/v1/responses`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" },
+          body: JSON.stringify({ model, input: "hello", stream: true }),
+        }),
+      );
+      expect(res.status).toBe(200);
+      const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+      const first = await reader.read();
+      expect(new TextDecoder().decode(first.value)).toContain("response.created");
+      await reader.cancel();
+      let closedEarly = false;
+      for (let i = 0; i < 40 && !closedEarly; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        closedEarly = (await upstreamSaw(model))[0]?.closedEarly ?? false;
+      }
+      expect(closedEarly).toBe(true);
+    });
+  }
 });
 
 describe("compatibility settings", () => {
