@@ -186,7 +186,7 @@ function Meter(props: {
         value={used ?? 0}
         aria-label={`${props.label}: ${used === null ? "unknown" : props.text(used)} of ${props.text(limit)}`}
       />
-      {used === null && <span class="muted small">counters unreadable (Redis)</span>}
+      {used === null && <span class="muted small">not counted: Redis is unreachable or not configured</span>}
       {props.note}
     </div>
   );
