@@ -192,10 +192,18 @@ export default function Keys() {
           current={editing.policy}
           guardrailNames={guardrails.data?.guardrails.map((g) => g.name)}
           intro={
-            <p class="muted small">
-              Limits apply to <code>{editing.prefix}</code> alone; a key with a policy cannot manage other
-              keys. Changes hold within seconds.
-            </p>
+            <>
+              <p class="muted small">
+                Limits apply to <code>{editing.prefix}</code> alone; a key with a policy cannot manage other
+                keys. Changes hold within seconds.
+              </p>
+              {editing.id === session?.key?.id && (
+                <p class="note warn">
+                  This session signed in with this key: once it has a policy, this session can no longer
+                  create, change or revoke other keys.
+                </p>
+              )}
+            </>
           }
           save={(policy) =>
             api(`/keys/${encodeURIComponent(editing.id)}`, { method: "PATCH", body: { policy } })
