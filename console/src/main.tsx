@@ -5,10 +5,7 @@
 // behind the session cookie: tenant pages through TENANT_APIS there, operator pages through every
 // /admin route (adminRoutes), so a new admin route is reachable from the console with no extra step.
 // A page that is not in the menu (a run's own page) is `hidden`; the menu marks the entry its path
-// starts with. Pages for APIs still being built plug in like this:
-//   - Key policies, limits, budgets, allowed models, guardrails (issue 13/14): a policy column and
-//     an editor in pages/keys.tsx (PATCH /console/api/keys/:id, which is /v1/keys/:id).
-//   - Tenant limits (issue 13): pages/admin/tenants.tsx, PATCH /console/api/admin/tenants/:id.
+// starts with.
 import "./styles.css";
 import type { ComponentType } from "preact";
 import { render } from "preact";

@@ -231,6 +231,32 @@ describe("the web console in Chromium", () => {
     expect(await page.textContent("main")).not.toContain(secret);
     await shoot(page, "keys");
 
+    // The key's policy: a guardrail the catalog lacks is refused with the API's message, then an
+    // allow-list and an expiry are saved. (Counted limits need Redis, which this stack runs without:
+    // the next key shows them.)
+    await page.getByRole("button", { name: "Edit policy of sdk" }).click();
+    const policyForm = page.getByRole("form", { name: "Policy of sdk" });
+    await policyForm.getByLabel("Mandatory").fill("no-such-guardrail");
+    allowed.push({ url: /\/console\/api\/keys\/[0-9a-f-]{36}$/, status: 400 });
+    await policyForm.getByRole("button", { name: "Save" }).click();
+    await expect
+      .poll(() => policyForm.locator('[role="alert"]').textContent())
+      .toContain("no guardrail named 'no-such-guardrail'");
+    allowed.pop();
+    await shoot(page, "keys-policy-refused");
+    await policyForm.getByLabel("Mandatory").fill("");
+    await policyForm.getByLabel("Allowed models").fill("gpt-4o-mini*");
+    await policyForm.getByLabel("Expires").fill("2030-01-01T00:00");
+    await policyForm.getByRole("button", { name: "Save" }).click();
+    await expect
+      .poll(() => page.locator('p[role="status"]').textContent())
+      .toContain('Saved the policy of "sdk"');
+    const sdkRow = page.locator("table tbody tr", { hasText: "sdk" });
+    await expect.poll(() => sdkRow.textContent()).toContain("models: gpt-4o-mini*");
+    expect(await sdkRow.locator('[data-limit="expiresAt"] time').getAttribute("datetime")).toBe(
+      new Date(await page.evaluate(() => new Date("2030-01-01T00:00").toISOString())).toISOString(),
+    );
+
     // The new key with the official OpenAI SDK, through relay, to the mock.
     const client = new OpenAI({ baseURL: `${base}/v1`, apiKey: secret, maxRetries: 0 });
     const chat = await client.chat.completions.create({
@@ -269,6 +295,25 @@ describe("the web console in Chromium", () => {
     expect(await page.textContent("main")).toContain("Slowest models");
     expect(await page.locator("table.table").first().textContent()).toContain("gpt-4o-mini");
     await shoot(page, "overview");
+
+    // The key's allow-list holds on the gateway.
+    await expect(
+      client.chat.completions.create({ model: "gpt-4o", messages: [{ role: "user", content: "x" }] }),
+    ).rejects.toThrow(OpenAI.PermissionDeniedError);
+    // A key with a rate limit and a budget: the keys page shows where it stands (spend from
+    // Postgres; the rate's counter lives in Redis, which this stack has not, so it is unknown).
+    const capped = await fetch(`${base}/v1/keys`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" },
+      body: JSON.stringify({ name: "capped", policy: { rpm: 60, dailyBudgetUsd: 5 } }),
+    });
+    expect(capped.status).toBe(201);
+    await go(page, "Keys");
+    const cappedRow = page.locator("table tbody tr", { hasText: "capped" });
+    expect(await cappedRow.locator('[data-testid="dailyBudget-value"]').textContent()).toBe("$0.00 / $5.00");
+    expect(await cappedRow.locator('[data-testid="requestsPerMinute-value"]').textContent()).toBe("? / 60");
+    expect(await cappedRow.textContent()).toContain("not counted");
+    await shoot(page, "keys-limits");
 
     await go(page, "Models");
     await expect.poll(() => page.textContent("main")).toContain('credential "openai"');
@@ -451,10 +496,52 @@ describe("the web console in Chromium", () => {
     await shoot(page, "admin-tenants");
     await page.getByLabel("Name", { exact: true }).fill("acme");
     await page.getByRole("button", { name: "Create tenant" }).click();
-    expect(await page.locator('[data-testid="secret"]').textContent()).toMatch(/^relay_live_/);
+    const acmeKey = (await page.locator('[data-testid="secret"]').textContent()) ?? "";
+    expect(acmeKey).toMatch(/^relay_live_/);
     await shoot(page, "admin-tenant-created");
     await page.getByRole("button", { name: "I have stored it" }).click();
     await expect.poll(() => page.locator("table").textContent()).toContain("acme");
+
+    // The tenant's ceilings: the API's refusal shown as it is, then limits saved.
+    await page.getByRole("button", { name: "Edit limits of acme" }).click();
+    const limitsForm = page.getByRole("form", { name: "Limits of acme" });
+    await limitsForm.getByLabel("Allowed models").fill("x".repeat(201));
+    allowed.push({ url: /\/console\/api\/admin\/tenants\/[0-9a-f-]{36}$/, status: 400 });
+    await limitsForm.getByRole("button", { name: "Save" }).click();
+    await expect.poll(() => limitsForm.locator('[role="alert"]').textContent()).toContain("allowedModels");
+    allowed.pop();
+    expect(await limitsForm.getByLabel("Mandatory").count()).toBe(0); // guardrails are a key's, not a ceiling
+    await shoot(page, "admin-tenant-limits-refused");
+    await limitsForm.getByLabel("Allowed models").fill("");
+    await limitsForm.getByLabel("Requests per minute").fill("600");
+    await limitsForm.getByLabel("Monthly budget (USD)").fill("200");
+    await limitsForm.getByRole("button", { name: "Save" }).click();
+    await expect
+      .poll(() => page.locator('p[role="status"]').textContent())
+      .toContain('Saved the limits of "acme"');
+    const acmeRow = page.locator("table tbody tr", { hasText: "acme" });
+    await expect
+      .poll(() => acmeRow.locator('[data-testid="tenant-limits"]').textContent())
+      .toContain("600 requests/min");
+    expect(await acmeRow.textContent()).toContain("$200.00/month");
+    await shoot(page, "admin-tenant-limits");
+
+    // The tenant sees its ceilings, and its key counted against them.
+    const acmeView = await newPage();
+    const acmeSignIn = await acmeView.context.request.post(`${base}/console/api/session`, {
+      data: { apiKey: acmeKey },
+    });
+    expect(acmeSignIn.status()).toBe(201);
+    await acmeView.page.goto(`${base}/console/keys`);
+    await settle(acmeView.page);
+    expect(await acmeView.page.locator('[data-testid="tenant-limits"]').textContent()).toContain(
+      "600 requests/min",
+    );
+    expect(await acmeView.page.locator('[data-testid="requestsPerMinute-value"]').first().textContent()).toBe(
+      "? / 600",
+    );
+    await shoot(acmeView.page, "keys-tenant-ceilings");
+    await acmeView.context.close();
 
     // The guardrail catalog: an http guardrail created (the API's refusal shown first), changed,
     // disabled and deleted.
@@ -660,10 +747,9 @@ describe("the web console in Chromium", () => {
     }
     writeFileSync(join(SHOTS, "overview-weight.json"), `${JSON.stringify(results, null, 2)}\n`);
     console.log(`overview weight and time to interactive: ${JSON.stringify(results)}`);
-    const desktop = results.desktop as { brotliBytes: number; timeToInteractiveMs: number };
-    // Budgets with room to spare; the numbers themselves go to the README.
+    const desktop = results.desktop as { brotliBytes: number };
+    // A weight budget with room to spare (times are measured, never asserted); the numbers go to the README.
     expect(desktop.brotliBytes).toBeLessThan(120_000);
-    expect(desktop.timeToInteractiveMs).toBeLessThan(5_000);
     expect(problems).toEqual([]);
   }, 90_000);
 });

@@ -384,6 +384,129 @@ describe("operator sessions", () => {
   });
 });
 
+describe("policies in the console", () => {
+  it("a tenant session edits a key's policy with the documented fields only, and sees where the key stands", async () => {
+    const { apiKey, tenantId } = await createTenant();
+    const s = await signIn({ apiKey });
+    const created = await withSession(s, "/console/api/keys", { method: "POST", json: { name: "limited" } });
+    expect(created.status).toBe(201);
+    const id = created.body.key.id as string;
+    const policy = {
+      rpm: 60,
+      dailyBudgetUsd: 5,
+      allowedModels: ["gpt-4o*"],
+      guardrails: { mandatory: ["pii-redact"] },
+    };
+    const noCsrf = await withSession(s, `/console/api/keys/${id}`, {
+      method: "PATCH",
+      json: { policy },
+      csrf: null,
+    });
+    expect(noCsrf.status).toBe(403);
+    const saved = await withSession(s, `/console/api/keys/${id}`, { method: "PATCH", json: { policy } });
+    expect(saved.status, saved.text).toBe(200);
+    expect(saved.body.key.policy).toMatchObject({ rpm: 60, dailyBudgetUsd: 5, allowedModels: ["gpt-4o*"] });
+
+    // Anything but the documented fields is refused with the API's message, and changes nothing.
+    for (const json of [
+      { policy: { rpm: 10, admin: true } },
+      { policy: { guardrails: { mandatory: [], bypass: true } } },
+      { tenantId: crypto.randomUUID() },
+      { revokedAt: null },
+      { name: "x", hashedSecret: "00" },
+    ]) {
+      const res = await withSession(s, `/console/api/keys/${id}`, { method: "PATCH", json });
+      expect(res.status, JSON.stringify(json)).toBe(400);
+      expect(res.body.error.message).toBeTruthy();
+    }
+    const unknown = await withSession(s, `/console/api/keys/${id}`, {
+      method: "PATCH",
+      json: { policy: { guardrails: { mandatory: ["no-such-guardrail"] } } },
+    });
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.error.message).toContain("no guardrail named 'no-such-guardrail'");
+
+    // The list shows the policy and the meters: the budget from Postgres and Redis, the rate from Redis.
+    const keys = await withSession(s, "/console/api/keys");
+    const key = keys.body.keys.find((k: any) => k.id === id);
+    expect(key.policy).toEqual(saved.body.key.policy);
+    expect(key.limits.requestsPerMinute).toMatchObject({ limit: 60 });
+    expect(key.limits.dailyBudget).toMatchObject({ limitUsd: 5, spentUsd: 0 });
+    expect(keys.body.keys.find((k: any) => k.id !== id).limits).toBeNull();
+
+    // null removes a field and keeps the others.
+    const cleared = await withSession(s, `/console/api/keys/${id}`, {
+      method: "PATCH",
+      json: { policy: { rpm: null, guardrails: null } },
+    });
+    expect(cleared.status).toBe(200);
+    expect(cleared.body.key.policy).toEqual({ dailyBudgetUsd: 5, allowedModels: ["gpt-4o*"] });
+
+    // Another tenant's key is not found, and the operator's ceilings are not a tenant's to change.
+    const other = await createTenant();
+    const foreign = await withSession(s, `/console/api/keys/${other.keyId}`, {
+      method: "PATCH",
+      json: { policy: { rpm: 1 } },
+    });
+    expect(foreign.status).toBe(404);
+    const ceilings = await withSession(s, `/console/api/admin/tenants/${tenantId}`, {
+      method: "PATCH",
+      json: { limits: { rpm: 100000 } },
+    });
+    expect(ceilings.status).toBe(403);
+    expect(ceilings.body.error.code).toBe("operator_only");
+
+    // A session whose key has a policy of its own cannot change other keys: the API says why.
+    const limited = await call("/v1/keys", {
+      method: "POST",
+      key: apiKey,
+      json: { name: "restricted", policy: { rpm: 5 } },
+    });
+    const r = await signIn({ apiKey: limited.body.apiKey });
+    const refused = await withSession(r, `/console/api/keys/${id}`, {
+      method: "PATCH",
+      json: { policy: { rpm: null } },
+    });
+    expect(refused.status).toBe(403);
+    expect(refused.body.error.code).toBe("key_management_forbidden");
+  });
+
+  it("an operator session sets a tenant's ceilings with the documented fields only", async () => {
+    const { tenantId } = await createTenant();
+    const s = await signIn({ adminToken: bindings.RELAY_ADMIN_TOKEN as string });
+    const saved = await withSession(s, `/console/api/admin/tenants/${tenantId}`, {
+      method: "PATCH",
+      json: { limits: { rpm: 600, monthlyBudgetUsd: 200 } },
+    });
+    expect(saved.status, saved.text).toBe(200);
+    expect(saved.body.tenant.limits).toEqual({ rpm: 600, monthlyBudgetUsd: 200 });
+    for (const json of [
+      { limits: { guardrails: { mandatory: [] } } }, // a key's rule, not a ceiling
+      { limits: { rpm: 1, unlimited: true } },
+      { limits: {}, name: "renamed" },
+      { limits: { rpm: -1 } },
+    ]) {
+      const res = await withSession(s, `/console/api/admin/tenants/${tenantId}`, { method: "PATCH", json });
+      expect(res.status, JSON.stringify(json)).toBe(400);
+    }
+    const noCsrf = await withSession(s, `/console/api/admin/tenants/${tenantId}`, {
+      method: "PATCH",
+      json: { limits: { rpm: null } },
+      csrf: null,
+    });
+    expect(noCsrf.status).toBe(403);
+    const list = await withSession(s, "/console/api/admin/tenants");
+    const tenant = list.body.tenants.find((t: any) => t.id === tenantId);
+    expect(tenant.limits).toEqual({ rpm: 600, monthlyBudgetUsd: 200 });
+    const missing = await withSession(s, `/console/api/admin/tenants/${crypto.randomUUID()}`, {
+      method: "PATCH",
+      json: { limits: { rpm: 1 } },
+    });
+    expect(missing.status).toBe(404);
+    expect(missing.body.error.code).toBe("tenant_not_found");
+  });
+});
+
 describe("runs and guardrails in the console", () => {
   /** A run without tools: the mock answers at once and the run completes. */
   async function startRun(apiKey: string, json: Record<string, unknown>) {

@@ -48,6 +48,11 @@ type LimitValues = TenantLimits;
 
 const LIMIT_NAMES = Object.keys(LIMIT_FIELDS) as (keyof LimitValues)[];
 
+/** The fields a tenant's ceilings take (`PATCH /admin/tenants/:id {limits}`), in order. */
+export const LIMIT_FIELD_NAMES: readonly string[] = LIMIT_NAMES;
+/** The fields a key's policy takes (`PATCH /v1/keys/:id {policy}`), in order. */
+export const KEY_POLICY_FIELD_NAMES: readonly string[] = Object.keys(KEY_POLICY_FIELDS);
+
 /** A stored object with `patch` applied field by field: a value replaces, `null` removes. */
 export function mergePolicy<T extends Record<string, unknown>>(
   current: T,

@@ -1,4 +1,5 @@
 import { useState } from "preact/hooks";
+import { LimitMeters, limitsText, PolicyForm } from "../components/policy";
 import {
   CodeBlock,
   type Column,
@@ -16,10 +17,11 @@ import {
   usePaged,
 } from "../components/ui";
 import { api } from "../lib/api";
+import { KEY_POLICY_FIELD_NAMES, type LimitStatus, type Policy, summary } from "../lib/policy";
 import { type Session, setSession, useSession } from "../lib/session";
 import { useData } from "../lib/use-data";
 
-/** GET /v1/keys (workers/db/queries/api-keys.ts). */
+/** GET /v1/keys (workers/keys/routes.ts): each key with its policy and where it stands now. */
 interface ApiKey {
   id: string;
   name: string;
@@ -27,11 +29,17 @@ interface ApiKey {
   createdAt: string;
   lastUsedAt: string | null;
   revokedAt: string | null;
+  policy: Policy;
+  /** Null for a revoked key, or one neither it nor its tenant limits. */
+  limits: LimitStatus | null;
 }
 
-// Key policies (limits, budgets, allowed models, guardrails; issues 13 and 14) add a column here
-// and an editor that PATCHes /console/api/keys/:id.
-function columns(session: Session | null, revoke: (key: ApiKey) => void, busy: boolean): Column<ApiKey>[] {
+function columns(
+  session: Session | null,
+  revoke: (key: ApiKey) => void,
+  edit: (key: ApiKey) => void,
+  busy: boolean,
+): Column<ApiKey>[] {
   return [
     {
       label: "Name",
@@ -50,6 +58,23 @@ function columns(session: Session | null, revoke: (key: ApiKey) => void, busy: b
       render: (k) => (k.lastUsedAt ? <Time iso={k.lastUsedAt} /> : <span class="muted">never</span>),
     },
     {
+      label: "Limits now",
+      render: (k) =>
+        k.revokedAt ? (
+          <span class="muted">—</span>
+        ) : (
+          <>
+            <LimitMeters status={k.limits} />
+            {summary(k.policy).map((line) => (
+              <div key={line} class="muted small wrap">
+                {line}
+              </div>
+            ))}
+          </>
+        ),
+      class: "wrap limits",
+    },
+    {
       label: "Status",
       render: (k) =>
         k.revokedAt ? (
@@ -64,9 +89,14 @@ function columns(session: Session | null, revoke: (key: ApiKey) => void, busy: b
       label: "",
       render: (k) =>
         !k.revokedAt && (
-          <button type="button" class="button small danger" disabled={busy} onClick={() => revoke(k)}>
-            Revoke<span class="visually-hidden"> {k.name}</span>
-          </button>
+          <div class="row-actions">
+            <button type="button" class="button small" onClick={() => edit(k)}>
+              Edit policy<span class="visually-hidden"> of {k.name}</span>
+            </button>
+            <button type="button" class="button small danger" disabled={busy} onClick={() => revoke(k)}>
+              Revoke<span class="visually-hidden"> {k.name}</span>
+            </button>
+          </div>
         ),
       class: "actions",
     },
@@ -75,12 +105,20 @@ function columns(session: Session | null, revoke: (key: ApiKey) => void, busy: b
 
 export default function Keys() {
   const session = useSession();
-  const list = useData(() => api<{ keys: ApiKey[] }>("/keys"));
+  const list = useData(() => api<{ keys: ApiKey[]; tenantLimits: Policy }>("/keys"));
   const paged = usePaged(list.data?.keys);
   const [name, setName] = useState("");
   const [created, setCreated] = useState<{ apiKey: string; key: ApiKey } | null>(null);
   const create = useAction();
   const change = useAction();
+  const [editing, setEditing] = useState<ApiKey | null>(null);
+  const [done, setDone] = useState<string | null>(null);
+  // The guardrails this session's key may name, as suggestions while a policy is edited.
+  const guardrails = useData(
+    () => (editing ? api<{ guardrails: { name: string }[] }>("/guardrails") : Promise.resolve(undefined)),
+    [editing !== null],
+  );
+  const ceilings = limitsText(list.data?.tenantLimits ?? {});
 
   const submit = async (e: SubmitHandler) => {
     e.preventDefault();
@@ -146,6 +184,48 @@ export default function Keys() {
         </form>
       )}
 
+      {editing && (
+        <PolicyForm
+          key={editing.id}
+          title={`Policy of ${editing.name}`}
+          fields={KEY_POLICY_FIELD_NAMES}
+          current={editing.policy}
+          guardrailNames={guardrails.data?.guardrails.map((g) => g.name)}
+          intro={
+            <>
+              <p class="muted small">
+                Limits apply to <code>{editing.prefix}</code> alone; a key with a policy cannot manage other
+                keys. Changes hold within seconds.
+              </p>
+              {editing.id === session?.key?.id && (
+                <p class="note warn">
+                  This session signed in with this key: once it has a policy, this session can no longer
+                  create, change or revoke other keys.
+                </p>
+              )}
+            </>
+          }
+          save={(policy) =>
+            api(`/keys/${encodeURIComponent(editing.id)}`, { method: "PATCH", body: { policy } })
+          }
+          onSaved={() => {
+            setDone(`Saved the policy of "${editing.name}".`);
+            setEditing(null);
+            list.reload();
+          }}
+          onCancel={() => setEditing(null)}
+        />
+      )}
+      {done && (
+        <p class="note success" role="status">
+          {done}
+        </p>
+      )}
+      {ceilings.length > 0 && (
+        <p class="muted" data-testid="tenant-limits">
+          Your operator's ceilings for every key: {ceilings.join(" · ")}
+        </p>
+      )}
       <ErrorNote error={change.error ?? list.error} />
       {list.loading && !list.data ? (
         <Loading what="keys" />
@@ -156,7 +236,15 @@ export default function Keys() {
       ) : (
         <>
           <DataTable
-            columns={columns(session, revoke, change.busy)}
+            columns={columns(
+              session,
+              revoke,
+              (k) => {
+                setDone(null);
+                setEditing(k);
+              },
+              change.busy,
+            )}
             rows={paged.rows}
             rowKey={(k) => k.id}
             caption="API keys"

@@ -1,4 +1,5 @@
 import { useState } from "preact/hooks";
+import { limitsText, PolicyForm } from "../../components/policy";
 import {
   CodeBlock,
   type Column,
@@ -17,6 +18,7 @@ import {
 } from "../../components/ui";
 import { api } from "../../lib/api";
 import { formatInt } from "../../lib/format";
+import { LIMIT_FIELD_NAMES, type Policy } from "../../lib/policy";
 import { useData } from "../../lib/use-data";
 
 /** GET /admin/tenants (workers/db/queries/tenants.ts). */
@@ -25,14 +27,40 @@ interface Tenant {
   name: string;
   createdAt: string;
   activeKeys: number;
+  /** Ceilings for each of the tenant's keys (docs/limits.md). */
+  limits: Policy;
 }
 
-// Tenant limits (issue 13) add a column here and an editor that PATCHes /console/api/admin/tenants/:id.
-const columns: Column<Tenant>[] = [
+const columns = (edit: (t: Tenant) => void): Column<Tenant>[] => [
   { label: "Name", render: (t) => <strong class="wrap">{t.name}</strong>, class: "wrap" },
   { label: "Id", render: (t) => <code class="wrap">{t.id}</code>, class: "wrap" },
   { label: "Active keys", render: (t) => formatInt(t.activeKeys), class: "num" },
+  {
+    label: "Limits per key",
+    render: (t) => {
+      const lines = limitsText(t.limits ?? {});
+      return lines.length ? (
+        <div data-testid="tenant-limits">
+          {lines.map((line) => (
+            <div key={line}>{line}</div>
+          ))}
+        </div>
+      ) : (
+        <span class="muted">none</span>
+      );
+    },
+    class: "wrap",
+  },
   { label: "Created", render: (t) => <Time iso={t.createdAt} /> },
+  {
+    label: "",
+    render: (t) => (
+      <button type="button" class="button small" onClick={() => edit(t)}>
+        Edit limits<span class="visually-hidden"> of {t.name}</span>
+      </button>
+    ),
+    class: "actions",
+  },
 ];
 
 export default function Tenants() {
@@ -42,6 +70,8 @@ export default function Tenants() {
   const [keyName, setKeyName] = useState("");
   const [created, setCreated] = useState<{ tenant: Tenant; apiKey: string } | null>(null);
   const create = useAction();
+  const [editing, setEditing] = useState<Tenant | null>(null);
+  const [done, setDone] = useState<string | null>(null);
 
   const submit = async (e: SubmitHandler) => {
     e.preventDefault();
@@ -87,6 +117,34 @@ export default function Tenants() {
           </button>
         </form>
       )}
+      {editing && (
+        <PolicyForm
+          key={editing.id}
+          title={`Limits of ${editing.name}`}
+          fields={LIMIT_FIELD_NAMES}
+          current={editing.limits ?? {}}
+          intro={
+            <p class="muted small">
+              Ceilings for each of the tenant's keys, not for its keys together: a key's effective limit is
+              the lower of its own and these, and both model lists must allow a model.
+            </p>
+          }
+          save={(limits) =>
+            api(`/admin/tenants/${encodeURIComponent(editing.id)}`, { method: "PATCH", body: { limits } })
+          }
+          onSaved={() => {
+            setDone(`Saved the limits of "${editing.name}".`);
+            setEditing(null);
+            list.reload();
+          }}
+          onCancel={() => setEditing(null)}
+        />
+      )}
+      {done && (
+        <p class="note success" role="status">
+          {done}
+        </p>
+      )}
       <ErrorNote error={list.error} />
       {list.loading && !list.data ? (
         <Loading what="tenants" />
@@ -97,7 +155,15 @@ export default function Tenants() {
         </Empty>
       ) : (
         <>
-          <DataTable columns={columns} rows={paged.rows} rowKey={(t) => t.id} caption="Tenants" />
+          <DataTable
+            columns={columns((t) => {
+              setDone(null);
+              setEditing(t);
+            })}
+            rows={paged.rows}
+            rowKey={(t) => t.id}
+            caption="Tenants"
+          />
           <Pager page={paged.page} pages={paged.pages} onPage={paged.setPage} label="Tenant pages" />
         </>
       )}
