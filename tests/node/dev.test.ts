@@ -202,6 +202,28 @@ describe("npm run dev as a new user meets it", () => {
       redis.disconnect();
     }
 
+    // A read that drains queued usage while its own request holds the embedded database's one
+    // session (a key seen for the first time is looked up there): the drain must use that session,
+    // not wait for a second one.
+    const issued = await fetch(`${again.base}/v1/keys`, {
+      method: "POST",
+      headers: auth(apiKey),
+      body: JSON.stringify({ name: "reader" }),
+    });
+    expect(issued.status, await issued.clone().text()).toBe(201);
+    const reader = ((await issued.json()) as any).apiKey as string;
+    const queued = await fetch(`${again.base}/v1/chat/completions`, {
+      method: "POST",
+      headers: auth(apiKey),
+      body: JSON.stringify({ messages: [{ role: "user", content: "queued" }] }),
+    });
+    expect(queued.status).toBe(200);
+    await queued.text();
+    await new Promise((r) => setTimeout(r, 300));
+    const read = await fetch(`${again.base}/v1/usage`, { headers: auth(reader) });
+    expect(read.status, await read.clone().text()).toBe(200);
+    expect(((await read.json()) as any).totals.requests).toBe(7);
+
     // The README's agent quick start: the SDK example, against a credential pointing at the mock.
     const put = await fetch(`${again.base}/v1/credentials/mock`, {
       method: "PUT",

@@ -170,7 +170,7 @@ export const adminGuardrailRoutes = new Hono<AppEnv>()
   })
   .get("/executions", async (c) => {
     const q = readQuery(c, executionQuery);
-    await drainOutbox(c.get("config"), { maxBatches: 5, forRead: true }).catch(() => {});
+    await drainOutbox(c.get("config"), { maxBatches: 5, forRead: true, db: c.get("db").db }).catch(() => {});
     const rows = await listExecutions(c.get("db").db, {
       tenantId: q.tenant,
       guardrail: q.guardrail,
@@ -184,7 +184,7 @@ export const adminGuardrailRoutes = new Hono<AppEnv>()
   })
   .get("/summary", async (c) => {
     const q = readQuery(c, executionQuery);
-    await drainOutbox(c.get("config"), { maxBatches: 5, forRead: true }).catch(() => {});
+    await drainOutbox(c.get("config"), { maxBatches: 5, forRead: true, db: c.get("db").db }).catch(() => {});
     const rows = await summariseExecutions(c.get("db").db, {
       tenantId: q.tenant,
       guardrail: q.guardrail,

@@ -290,7 +290,7 @@ function budgetExceeded(limits: Limits, reply: Reply, costMicros: number, period
  */
 async function rebuiltSpend(ctx: GatewayContext, periods: Periods): Promise<Spend> {
   try {
-    await drainOutbox(ctx.config, { maxBatches: 5, forRead: true });
+    await drainOutbox(ctx.config, { maxBatches: 5, forRead: true, db: ctx.db.db });
   } catch (err) {
     console.warn(
       JSON.stringify({

@@ -1,5 +1,6 @@
 import type { Config } from "../config/env";
 import { RequestDb } from "../db/client";
+import type { Database } from "../db/database";
 import { describeDbError } from "../db/errors";
 import { redisFrom } from "../redis/client";
 import { claimBatch, claimsInFlight, enqueue } from "./queue";
@@ -100,11 +101,21 @@ const READ_WAIT_MS = 5000;
  */
 export async function drainOutbox(
   config: Config,
-  { maxBatches = 20, batchSize = 500, forRead = false } = {},
+  {
+    maxBatches = 20,
+    batchSize = 500,
+    forRead = false,
+    db,
+  }: { maxBatches?: number; batchSize?: number; forRead?: boolean; db?: Database } = {},
 ): Promise<number> {
   const redis = redisFrom(config);
   if (!redis) return 0;
-  const moved = await drainBatches(config, redis, maxBatches, batchSize);
+  // A request that drains before it reads passes its own connection: a second one would wait
+  // forever on a database that serves one session at a time (the embedded PGlite of npm run dev).
+  const store = db
+    ? (items: OutboxItem[]) => storeItems(db, items)
+    : (items: OutboxItem[]) => storeDirect(config, items);
+  const moved = await drainBatches(redis, config, store, maxBatches, batchSize);
   if (forRead) {
     const until = Date.now() + READ_WAIT_MS;
     while ((await claimsInFlight(redis, config)) > 0 && Date.now() < until) {
@@ -115,8 +126,9 @@ export async function drainOutbox(
 }
 
 async function drainBatches(
-  config: Config,
   redis: NonNullable<ReturnType<typeof redisFrom>>,
+  config: Config,
+  store: (items: OutboxItem[]) => Promise<number>,
   maxBatches: number,
   batchSize: number,
 ): Promise<number> {
@@ -135,7 +147,7 @@ async function drainBatches(
       }
     }
     try {
-      if (items.length) moved += await storeDirect(config, items);
+      if (items.length) moved += await store(items);
     } catch (err) {
       await claim.release();
       throw err;

@@ -26,8 +26,8 @@ const listQuery = z.object({
 });
 
 /** What reads see is what was recorded: the outbox is moved into Postgres first (best effort). */
-async function fresh(config: Config): Promise<void> {
-  await drainOutbox(config, { maxBatches: 5, forRead: true }).catch((err) =>
+async function fresh(config: Config, db: Database): Promise<void> {
+  await drainOutbox(config, { maxBatches: 5, forRead: true, db }).catch((err) =>
     console.warn(JSON.stringify({ level: "warn", msg: "outbox drain failed", error: String(err) })),
   );
 }
@@ -36,7 +36,7 @@ const notFound = (id: string) => errors.notFound("run_not_found", `No run ${id} 
 
 async function runOf(c: Context<AppEnv>, id: string): Promise<RunRow> {
   if (!uuid.safeParse(id).success) throw notFound(id);
-  await fresh(c.get("config"));
+  await fresh(c.get("config"), c.get("db").db);
   const run = await findRun(c.get("db").db, c.get("caller").tenantId, id);
   if (!run) throw notFound(id);
   return run;
@@ -49,7 +49,7 @@ async function endedOrUnknown(
   tenantId: string,
   id: string,
 ): Promise<RelayError> {
-  await fresh(config);
+  await fresh(config, db);
   const run = uuid.safeParse(id).success ? await findRun(db, tenantId, id) : null;
   if (!run) return notFound(id);
   return errors.conflict("run_not_waiting", `Run ${id} is ${run.status}; it waits for no tool results`);
@@ -59,7 +59,7 @@ export const runRoutes = new Hono<AppEnv>()
   .post("/", async (c) => startRun(c, await readJson(c, runBody)))
   .get("/", async (c) => {
     const q = readQuery(c, listQuery);
-    await fresh(c.get("config"));
+    await fresh(c.get("config"), c.get("db").db);
     const rows = await listRuns(c.get("db").db, c.get("caller").tenantId, {
       status: q.status,
       workflowId: q.workflow,
@@ -124,7 +124,7 @@ export const runRoutes = new Hono<AppEnv>()
       if (!(err instanceof RelayError && err.code === "run_not_found")) throw err;
       // The broker no longer knows it: a run that ended long ago, or one whose loop died with its
       // isolate (still "running" in Postgres): that one is marked canceled now.
-      await fresh(config);
+      await fresh(config, db);
       const run = await findRun(db, tenantId, id);
       if (!run) throw notFound(id);
       if (run.status !== "running") throw errors.conflict("run_not_waiting", `Run ${id} is ${run.status}`);
@@ -158,7 +158,7 @@ export const workflowRoutes = new Hono<AppEnv>().get("/:id", async (c) => {
   const id = c.req.param("id");
   if (!uuid.safeParse(id).success)
     throw errors.notFound("workflow_not_found", `No workflow ${id} in this tenant`);
-  await fresh(c.get("config"));
+  await fresh(c.get("config"), c.get("db").db);
   const rows = await workflowRuns(c.get("db").db, c.get("caller").tenantId, id);
   if (rows.length === 0) throw errors.notFound("workflow_not_found", `No workflow ${id} in this tenant`);
   const depth = new Map<string, number>();

@@ -73,7 +73,7 @@ export const usageRoutes = new Hono<AppEnv>().get("/", async (c) => {
   const { tenantId } = c.get("caller");
   // Read-your-usage: move queued events into Postgres first. If that fails, report what is stored.
   try {
-    await drainOutbox(config, { maxBatches: 5, forRead: true });
+    await drainOutbox(config, { maxBatches: 5, forRead: true, db: c.get("db").db });
   } catch (err) {
     console.warn(JSON.stringify({ level: "warn", msg: "usage drain failed", error: describeDbError(err) }));
   }
