@@ -28,6 +28,9 @@ function configureDriver(proxy: string | undefined): void {
  * A per-request database handle. Workers cannot keep sockets across requests, so the pool is
  * opened lazily on first use and closed after the response, once background work is done.
  */
+/** How long a request keeps a session it is not using. */
+const IDLE_SESSION_MS = 100;
+
 export class RequestDb {
   private pool: Pool | undefined;
   private database: Database | undefined;
@@ -41,7 +44,14 @@ export class RequestDb {
       configureDriver(this.config.RELAY_DB_WS_PROXY);
       // One connection per request: a request's queries run in sequence anyway, and a single
       // session is what PGlite (the embedded dev database) can serve.
-      this.pool = new Pool({ connectionString, max: 1, connectionTimeoutMillis: 5000 });
+      // An idle session is closed soon: a request that waits (on an upstream, or for another
+      // drainer's batch) must not hold PGlite's only session meanwhile.
+      this.pool = new Pool({
+        connectionString,
+        max: 1,
+        connectionTimeoutMillis: 5000,
+        idleTimeoutMillis: IDLE_SESSION_MS,
+      });
       // An idle client's socket error must not become an unhandled rejection in the isolate.
       this.pool.on("error", () => {});
       this.database = drizzle(this.pool, { schema }) as unknown as Database;
