@@ -42,7 +42,7 @@ export class GuardrailRun {
   constructor(
     private readonly ctx: GuardrailContext,
     readonly plan: AppliedGuardrail[],
-    private readonly format: PiiFormat,
+    readonly format: PiiFormat,
   ) {}
 
   get active(): boolean {
