@@ -219,6 +219,26 @@ describe("pii-redact on the gateway's path", () => {
     expect(second).toContain("[EMAIL_1]");
   });
 
+  it("redacts what a local model reads and restores what it writes, streamed and not", async () => {
+    const { apiKey } = await guardedKey({ mandatory: ["pii-redact"] });
+    for (const stream of [true, false]) {
+      const res = await call("/v1/chat/completions", {
+        method: "POST",
+        key: apiKey,
+        json: { model: "local:tiny", stream, messages: [{ role: "user", content: `echo: ${EMAIL}` }] },
+      });
+      expect(res.status, res.text).toBe(200);
+      expect(res.headers.get("x-relay-provider")).toBe("local");
+      const text = stream
+        ? chunks(res.text)
+            .map((c) => c.choices[0]?.delta?.content ?? "")
+            .join("")
+        : res.body.choices[0].message.content;
+      // The fake server spells out an "@" it was sent; it was sent the placeholder, restored here.
+      expect(text).toMatch(new RegExp(`^pong from \\d+ heard ${EMAIL} ?$`));
+    }
+  });
+
   it("runs an optional guardrail only when the body asks, and never forwards the field", async () => {
     const { apiKey } = await guardedKey({ optional: ["pii-redact"] });
     const asked = unique("groq:llama-3.1-8b");
