@@ -17,6 +17,7 @@ import { type DbCount, median, type Results, report } from "./report";
 import {
   checkScenarios,
   LIMITED_POLICY,
+  PII_POLICY,
   type RequestContext,
   SCENARIOS,
   type Server,
@@ -130,7 +131,10 @@ async function main(): Promise<void> {
     const mockUrl = `http://127.0.0.1:${mockPort}`;
 
     const masterKey = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("hex");
-    const { apiKeys } = await seedRelay(database.url, masterKey, mockUrl, { limited: LIMITED_POLICY });
+    const { apiKeys } = await seedRelay(database.url, masterKey, mockUrl, {
+      limited: LIMITED_POLICY,
+      pii: PII_POLICY,
+    });
 
     const redisToken = Buffer.from(crypto.getRandomValues(new Uint8Array(24))).toString("hex");
     const db = new URL(database.url);
