@@ -239,6 +239,21 @@ describe("pii-redact on the gateway's path", () => {
     }
   });
 
+  it("counts Anthropic tokens on the redacted text, never sending the address", async () => {
+    const { apiKey } = await guardedKey({ mandatory: ["pii-redact"] });
+    const model = unique("claude-sonnet-4-5");
+    const res = await call("/v1/messages/count_tokens", {
+      method: "POST",
+      key: apiKey,
+      json: { model, messages: [{ role: "user", content: `count ${EMAIL}` }] },
+    });
+    expect(res.status, res.text).toBe(200);
+    expect(res.body.input_tokens).toBe(42);
+    const [seen] = await sentFor(model);
+    expect(seen?.path).toBe("/anthropic/v1/messages/count_tokens");
+    expect(seen?.body.messages[0].content).toBe("count [EMAIL_1]");
+  });
+
   it("runs an optional guardrail only when the body asks, and never forwards the field", async () => {
     const { apiKey } = await guardedKey({ optional: ["pii-redact"] });
     const asked = unique("groq:llama-3.1-8b");

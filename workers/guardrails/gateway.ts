@@ -5,7 +5,7 @@ import type { StreamPump } from "../gateway/stream-pumps";
 import type { TokenUsage } from "../translate/types";
 import { guardrailCatalog } from "./catalog";
 import { GuardrailRun } from "./execute";
-import type { PiiFormat, PiiStreamAdapter } from "./pii";
+import { type PiiFormat, PiiSession, type PiiStreamAdapter, piiConfigSchema } from "./pii";
 import { guardrailErrors, resolvePlan } from "./plan";
 import { guardrailPolicyOf } from "./policy";
 
@@ -81,6 +81,26 @@ export async function guardRequest(
     throw err;
   }
   return run;
+}
+
+/**
+ * For what only counts a request's tokens (`/v1/messages/count_tokens`): the text the provider would
+ * read is what pre_call leaves of it, so pii-redact in the plan redacts it here too (nothing is
+ * recorded, and http guardrails are not called for a count). In place; whether it changed.
+ */
+export async function redactForCount(ctx: GatewayContext, body: Json, requested: string[]): Promise<boolean> {
+  const plan = resolvePlan(
+    await guardrailCatalog.defs(ctx.db),
+    guardrailPolicyOf(ctx.caller),
+    requested,
+    false,
+  );
+  const pii = plan.find((g) => g.def.kind === "builtin" && g.def.name === "pii-redact");
+  if (!pii?.def.modes.includes("pre_call") || pii.def.failurePolicy === "dry_run") return false;
+  const config = piiConfigSchema.safeParse(pii.config);
+  if (!config.success)
+    throw guardrailErrors.unavailable("The guardrail 'pii-redact' could not run: its config is invalid");
+  return new PiiSession(config.data).redactRequest("messages", body);
 }
 
 /** Checks a plan without running it (an agent run refuses a bad plan before its stream starts). */
