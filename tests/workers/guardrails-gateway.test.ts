@@ -429,12 +429,14 @@ describe("http guardrails on the gateway's path", () => {
   });
 
   it("modifies the request and the answer, except under dry_run", async () => {
-    const { chat } = await httpGuardrail("modify", "fail_closed");
-    const { res, model } = await chat("say forbidden-word now");
-    expect(res.status).toBe(200);
-    const sent = await sentFor(model);
-    expect(sent[0]?.body.messages[0].content).toBe("say [removed] now");
-    expect(res.body.choices[0].message.content).toBe("Hello! You said: say [removed] now");
+    for (const policy of ["fail_closed", "fail_open"] as const) {
+      const { chat } = await httpGuardrail("modify", policy);
+      const { res, model } = await chat("say forbidden-word now");
+      expect(res.status).toBe(200);
+      const sent = await sentFor(model);
+      expect(sent[0]?.body.messages[0].content).toBe("say [removed] now");
+      expect(res.body.choices[0].message.content).toBe("Hello! You said: say [removed] now");
+    }
 
     const dry = await httpGuardrail("modify", "dry_run");
     const out = await dry.chat("say forbidden-word now");
@@ -443,13 +445,19 @@ describe("http guardrails on the gateway's path", () => {
     expect(out.res.body.choices[0].message.content).toBe("Hello! You said: say forbidden-word now");
   });
 
-  it("warns and goes on", async () => {
-    const { name, key, chat } = await httpGuardrail("warn", "fail_closed");
-    const { res } = await chat("hello");
-    expect(res.status).toBe(200);
-    const records = await executions(key.tenant.tenantId, name, 2);
-    expect(records.map((r) => r.action)).toEqual(["warn", "warn"]);
-    expect(records[0].reason).toBe("looks odd");
+  it("allows and warns under every failure policy, recording what it said", async () => {
+    for (const behaviour of ["allow", "warn"]) {
+      for (const policy of ["fail_closed", "fail_open", "dry_run"] as const) {
+        const { name, key, chat } = await httpGuardrail(behaviour, policy);
+        const { res } = await chat("hello");
+        expect(res.status).toBe(200);
+        expect(res.body.choices[0].message.content).toBe("Hello! You said: hello");
+        const records = await executions(key.tenant.tenantId, name, 2);
+        expect(records.map((r) => r.action)).toEqual([behaviour, behaviour]);
+        expect(records.every((r) => r.failurePolicy === policy)).toBe(true);
+        if (behaviour === "warn") expect(records[0].reason).toBe("looks odd");
+      }
+    }
   });
 
   for (const behaviour of ["slow2000", "down", "malformed"]) {
