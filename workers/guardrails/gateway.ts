@@ -76,6 +76,7 @@ export async function guardRequest(
   );
   try {
     if (await run.pre(client.body)) client.raw = JSON.stringify(client.body);
+    if (client.stream) run.stream();
   } catch (err) {
     run.finish();
     throw err;
