@@ -200,6 +200,15 @@ function goals(s: Summaries, db: DbCount): Goal[] {
       digits: 2,
     });
   }
+  // Issue 14: pii-redact during_call on the stream, beside the plain relay stream.
+  out.push({
+    goal: "pii-redact during_call stream: CPU per upstream event ÷ relay-openai",
+    cell: SSE_OPENAI.name,
+    value: ratio(get(SSE_OPENAI, "relay-pii")?.cpuUsPerEvent, get(SSE_OPENAI, "relay-openai")?.cpuUsPerEvent),
+    target: "≤ 1.5",
+    met: (v) => v <= 1.5,
+    digits: 2,
+  });
   for (const sc of [JSON_C50, JSON_C1]) {
     out.push({
       goal: "Redis round trips per request for the limits, key under a policy",

@@ -18,6 +18,7 @@ import { type DbCount, median, type Results, report } from "./report";
 import {
   checkScenarios,
   LIMITED_POLICY,
+  PII_POLICY,
   type RequestContext,
   SCENARIOS,
   type Server,
@@ -137,7 +138,10 @@ async function main(): Promise<void> {
     const mockUrl = `http://127.0.0.1:${mockPort}`;
 
     const masterKey = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("hex");
-    const { apiKeys } = await seedRelay(database.url, masterKey, mockUrl, { limited: LIMITED_POLICY });
+    const { apiKeys } = await seedRelay(database.url, masterKey, mockUrl, {
+      limited: LIMITED_POLICY,
+      pii: PII_POLICY,
+    });
 
     const redisToken = Buffer.from(crypto.getRandomValues(new Uint8Array(24))).toString("hex");
     // Shared by the Worker and the sidecar: agent runs wait for tool results at the sidecar's broker.

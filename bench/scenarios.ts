@@ -63,11 +63,13 @@ const upstreamModel = (s: Scenario) => `bench-${TOKENS}-${s.delayMs}${s.oneWrite
 
 const JSON_HEADERS = { "content-type": "application/json" };
 const PROMPT = "Say hello to the benchmark.";
+/** What the pii-redact target sends: personal data for pre_call to find. */
+const PII_PROMPT = "Say hello to john@example.com, card 4111 1111 1111 1111, phone +1 415-555-0123.";
 
-function openAIBody(model: string, stream: boolean, includeUsage: boolean): string {
+function openAIBody(model: string, stream: boolean, includeUsage: boolean, prompt = PROMPT): string {
   return JSON.stringify({
     model,
-    messages: [{ role: "user", content: PROMPT }],
+    messages: [{ role: "user", content: prompt }],
     stream,
     ...(includeUsage ? { stream_options: { include_usage: true } } : {}),
   });
@@ -101,7 +103,13 @@ function upstreamApi(server: Server, prefix = ""): Target {
 }
 
 /** A relay route: the client's API, the upstream's format (the credential it routes to), the key. */
-function relayRoute(opts: { client: Format; upstream: Format; clientEvents: number; key?: string }): Target {
+function relayRoute(opts: {
+  client: Format;
+  upstream: Format;
+  clientEvents: number;
+  key?: string;
+  prompt?: string;
+}): Target {
   return {
     server: "relay",
     formats: [opts.upstream],
@@ -115,7 +123,10 @@ function relayRoute(opts: { client: Format; upstream: Format; clientEvents: numb
         path: opts.client === "openai" ? "/v1/chat/completions" : "/v1/messages",
         headers: { ...JSON_HEADERS, authorization: `Bearer ${key}` },
         // The client does not ask for usage: the OpenAI SDK's default.
-        body: opts.client === "openai" ? openAIBody(model, s.stream, false) : anthropicBody(model, s.stream),
+        body:
+          opts.client === "openai"
+            ? openAIBody(model, s.stream, false, opts.prompt)
+            : anthropicBody(model, s.stream),
       };
     },
     clientEvents: () => opts.clientEvents,
@@ -128,6 +139,7 @@ export type TargetName =
   | "bare+js"
   | "relay-openai"
   | "relay-limited"
+  | "relay-pii"
   | "relay-anthropic"
   | "relay-translate";
 
@@ -145,6 +157,15 @@ export const TARGETS: Record<TargetName, Target> = {
     upstream: "openai",
     clientEvents: TOKENS + 3,
     key: "limited",
+  }),
+  // The same route with a key whose policy makes pii-redact mandatory: the prompt is redacted before
+  // the call and every event of the answer goes through the during_call scanner.
+  "relay-pii": relayRoute({
+    client: "openai",
+    upstream: "openai",
+    clientEvents: TOKENS + 3,
+    key: "pii",
+    prompt: PII_PROMPT,
   }),
   // Anthropic pass-through: every upstream event reaches the client.
   "relay-anthropic": relayRoute({ client: "anthropic", upstream: "anthropic", clientEvents: TOKENS + 5 }),
@@ -164,6 +185,11 @@ export const LIMITED_POLICY = {
   maxConcurrent: 10_000,
   dailyBudgetUsd: 1_000_000,
   monthlyBudgetUsd: 1_000_000_000,
+};
+
+/** The bench's key with pii-redact mandatory. */
+export const PII_POLICY = {
+  guardrails: { mandatory: ["pii-redact"], optional: [], forbidden: [], overrides: {} },
 };
 
 const OPENAI_TARGETS = ["direct", "bare", "bare+js", "relay-openai"] as const;
@@ -186,7 +212,7 @@ export const SSE_OPENAI: Scenario = {
   stream: true,
   concurrency: 20,
   delayMs: 0,
-  targets: WITH_LIMITED,
+  targets: [...WITH_LIMITED, "relay-pii"],
 };
 export const SSE_ANTHROPIC: Scenario = {
   ...SSE_OPENAI,

@@ -35,6 +35,8 @@ export interface RunOptions {
   metadata?: Record<string, unknown>;
   temperature?: number;
   maxTokens?: number;
+  /** Guardrails the key may opt into, run on every model call (its mandatory ones run anyway). */
+  guardrails?: string[];
 }
 
 export type RunStatus = "running" | "completed" | "failed" | "canceled";
@@ -100,6 +102,7 @@ export function createAgent<Inputs extends Record<string, unknown> = Record<stri
         metadata: runOptions.metadata,
         temperature: runOptions.temperature,
         maxTokens: runOptions.maxTokens,
+        guardrails: runOptions.guardrails,
       });
       return new AgentRun({ http, tools, retry: defaultRetry }, body, runOptions.signal);
     },

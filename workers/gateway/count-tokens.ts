@@ -1,4 +1,6 @@
 import { errors } from "../../common/errors";
+import { redactForCount } from "../guardrails/gateway";
+import { requestedGuardrails } from "../guardrails/plan";
 import { resolveTarget } from "../routing/resolve";
 import type { Json } from "../translate/types";
 import {
@@ -26,6 +28,8 @@ export async function countTokens(
 ): Promise<Response> {
   const model = body.model || ctx.config.DEFAULT_MODEL;
   if (!model) throw errors.badRequest("model_required", "model is required", "model");
+  const requested = requestedGuardrails(body.guardrails);
+  delete body.guardrails;
   const target = await resolveTarget(model, routeContext(ctx));
   if (target.wire !== "anthropic") {
     return Response.json(
@@ -33,6 +37,7 @@ export async function countTokens(
       { headers: { [ESTIMATE_HEADER]: ESTIMATE_METHOD, "x-relay-provider": target.provider } },
     );
   }
+  await redactForCount(ctx, body, requested);
   const signal = AbortSignal.any([
     AbortSignal.timeout(ctx.config.REQUEST_TIMEOUT_SECONDS * 1000),
     ...(ctx.signal ? [ctx.signal] : []),

@@ -1,5 +1,7 @@
 import { errors, RelayError } from "../../common/errors";
 import type { Config } from "../config/env";
+import type { GuardrailRun } from "../guardrails/execute";
+import { guardAnswer, guardRequest, guardStream } from "../guardrails/gateway";
 import { readTextWithin } from "../http/read-text";
 import { type Admission, admit } from "../limits/admission";
 import { resolveTarget, type Target } from "../routing/resolve";
@@ -17,6 +19,11 @@ export interface ProxyInput {
   warnings: string[];
   /** Called with the assistant message items of a translated Responses answer once it completed. */
   keep?: (items: Json[]) => void;
+  /**
+   * The guardrails the client asked for (the body's `guardrails`, already removed from it). The
+   * plan's pre_call guardrails rewrite `client.body` in place: pass a body the caller may lose.
+   */
+  guardrails?: string[];
 }
 
 type Failure = { ok: false; error: RelayError; retryable: boolean; retryAfter: number | null };
@@ -61,20 +68,29 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  */
 export async function proxy(ctx: GatewayContext, input: ProxyInput): Promise<Response> {
   const { client } = input;
-  const admission = await admit(ctx, {
-    endpoint: client.endpoint,
-    body: client.body,
-    candidates: input.candidates,
-  });
-  if (!admission) return forward(ctx, input, null);
+  // Guardrails first: a refused or blocked request does not count against the key's limits.
+  const guard = await guardRequest(ctx, client, input.guardrails ?? [], input.candidates[0] ?? "");
+  let admission: Admission | null;
   try {
-    const res = await forward(ctx, input, admission);
-    for (const [name, value] of Object.entries(admission.headers)) res.headers.set(name, value);
+    admission = await admit(ctx, {
+      endpoint: client.endpoint,
+      body: client.body,
+      candidates: input.candidates,
+    });
+  } catch (err) {
+    guard?.finish();
+    throw err;
+  }
+  try {
+    const res = await forward(ctx, input, admission, guard);
+    if (admission)
+      for (const [name, value] of Object.entries(admission.headers)) res.headers.set(name, value);
     return res;
   } catch (err) {
     // Failed before its usage was recorded (which settles): release what it holds now.
-    admission.settle(null, null);
-    if (err instanceof RelayError) Object.assign(err.headers, admission.headers);
+    admission?.settle(null, null);
+    guard?.finish();
+    if (admission && err instanceof RelayError) Object.assign(err.headers, admission.headers);
     throw err;
   }
 }
@@ -89,6 +105,7 @@ async function forward(
   ctx: GatewayContext,
   input: ProxyInput,
   admission: Admission | null,
+  guard: GuardrailRun | null,
 ): Promise<Response> {
   const { config, caller } = ctx;
   const { client } = input;
@@ -110,6 +127,8 @@ async function forward(
     const t = tokens ?? { input: 0, output: 0, cached: 0 };
     const costUsd = target && tokens ? costOf(config, target.model, t) : null;
     admission?.settle(tokens, costUsd);
+    // The request is over: its guardrail records go out with its usage.
+    guard?.finish();
     return recordUsage(config, {
       id: crypto.randomUUID(),
       requestId: ctx.requestId,
@@ -167,12 +186,13 @@ async function forward(
           if (items?.length) input.keep?.(items);
         };
         if ("text" in outcome) {
-          return respondWhole(plan, outcome.text, headers, (status, code, tokens) => {
+          return respondWhole(plan, outcome.text, headers, guard, (status, code, tokens) => {
             if (status === 200) done();
             ctx.waitUntil(usage(target, status, code, tokens));
           });
         }
-        return respondStream(ctx, plan, outcome.stream, headers, config, (status, code, tokens) => {
+        const streamed = guard ? { ...plan, pump: () => guardStream(guard, plan.pump()) } : plan;
+        return respondStream(ctx, streamed, outcome.stream, headers, config, (status, code, tokens) => {
           if (status === 200 && code === null) done();
           return usage(target, status, code, tokens);
         });
@@ -348,18 +368,29 @@ async function attempt(
   };
 }
 
-function respondWhole(
+async function respondWhole(
   plan: Plan,
   text: string,
   headers: Headers,
+  guard: GuardrailRun | null,
   record: (status: number, code: string | null, tokens: TokenUsage | null) => void,
-): Response {
+): Promise<Response> {
   let answer: { body: string; usage: TokenUsage | null };
   try {
     answer = plan.respond(text);
   } catch (err) {
     record(502, err instanceof RelayError ? err.code : "upstream_invalid_response", null);
     throw err;
+  }
+  if (guard) {
+    try {
+      answer.body = await guardAnswer(guard, answer.body);
+    } catch (err) {
+      // The upstream was paid for even when a guardrail stops its answer.
+      const e = err instanceof RelayError ? err : null;
+      record(e?.status ?? 500, e?.code ?? "internal_error", answer.usage);
+      throw err;
+    }
   }
   record(200, null, answer.usage);
   headers.set("content-type", "application/json");

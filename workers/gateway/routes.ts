@@ -3,6 +3,7 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { errors } from "../../common/errors";
 import { SESSION_HEADERS } from "../../common/session";
+import { requestedGuardrails } from "../guardrails/plan";
 import { readJsonWithRaw } from "../http/body";
 import type { AppEnv } from "../http/types";
 import type { Json } from "../translate/types";
@@ -74,13 +75,17 @@ async function handle(c: Context<AppEnv>, endpoint: Endpoint, schema: z.ZodType<
   const config = c.get("config");
   const { value, raw } = await readJsonWithRaw(c, schema);
   const body = value as Json & { model?: string; models?: string[]; stream?: boolean | null };
+  // The client's opt-in to guardrails is relay's to read and never reaches the upstream.
+  const guardrails = requestedGuardrails(body.guardrails);
+  const hadGuardrails = "guardrails" in body;
+  if (hadGuardrails) delete body.guardrails;
   const warnings = applyFieldPolicy(endpoint, body, config);
 
   // OpenRouter's convention: `model` first, then `models` in order; `models` alone names the primary.
   const candidates = [
     ...new Set([body.model, ...(body.models ?? [])].filter((m): m is string => Boolean(m))),
   ];
-  let changed = warnings.length > 0;
+  let changed = warnings.length > 0 || hadGuardrails;
   if (candidates.length === 0) {
     if (!config.DEFAULT_MODEL) throw errors.badRequest("model_required", "model is required", "model");
     candidates.push(config.DEFAULT_MODEL);
@@ -109,6 +114,7 @@ async function handle(c: Context<AppEnv>, endpoint: Endpoint, schema: z.ZodType<
     candidates,
     warnings,
     keep,
+    guardrails,
   });
 }
 

@@ -42,7 +42,7 @@ export class GuardrailRun {
   constructor(
     private readonly ctx: GuardrailContext,
     readonly plan: AppliedGuardrail[],
-    private readonly format: PiiFormat,
+    readonly format: PiiFormat,
   ) {}
 
   get active(): boolean {
@@ -175,17 +175,30 @@ export class GuardrailRun {
   /**
    * during_call: the adapter that rewrites a streamed answer event by event, or null when nothing
    * runs during the call. Only pii-redact does (the plan refused streams for any other guardrail
-   * that checks answers).
+   * that checks answers). Built once: the gateway asks before the upstream call, so a guardrail
+   * that cannot run fails the request (fail_closed) while nothing has been sent.
    */
   stream(): PiiStreamAdapter | null {
+    if (this.adapter !== undefined) return this.adapter;
+    this.adapter = null;
     const g = this.plan.find((p) => p.def.modes.includes("during_call") && p.def.kind === "builtin");
     if (!g || g.def.failurePolicy === "dry_run") {
       if (g) this.note(g, "during_call", "allow", Date.now(), "dry_run: the stream was not changed");
       return null;
     }
-    this.streamed = { g, started: Date.now() };
-    return this.session(g).streamAdapter(this.format, { restore: g.config.restore_output !== false });
+    const started = Date.now();
+    try {
+      this.adapter = this.session(g).streamAdapter(this.format, {
+        restore: g.config.restore_output !== false,
+      });
+    } catch (err) {
+      this.failed(g, "during_call", started, err);
+      return null;
+    }
+    this.streamed = { g, started };
+    return this.adapter;
   }
+  private adapter: PiiStreamAdapter | null | undefined;
   private streamed: { g: AppliedGuardrail; started: number } | null = null;
 
   /** The answer is complete (or failed): the records go to the outbox. */

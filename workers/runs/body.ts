@@ -35,6 +35,8 @@ export const runBody = z
     metadata: z.record(z.string().max(64), z.string().max(512)).optional(),
     temperature: z.number().min(0).max(2).optional(),
     maxTokens: z.number().int().positive().optional(),
+    // Guardrails the key may opt into, on every model call of the run (as a body's `guardrails`).
+    guardrails: z.array(z.string().min(1).max(64)).max(64).optional(),
   })
   .strict();
 

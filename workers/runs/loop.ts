@@ -26,6 +26,8 @@ export interface RunSpec {
   maxIterations: number;
   temperature?: number;
   maxTokens?: number;
+  /** Requested guardrails, run on every model call (the key's own apply regardless). */
+  guardrails?: string[];
 }
 
 export interface RunOutcome {
@@ -81,7 +83,9 @@ async function modelTurn(
 ): Promise<Turn> {
   const body: Json = {
     model: spec.model,
-    messages,
+    // A copy: pre_call guardrails rewrite the body in place, and the run's history keeps the
+    // caller's own values (each call redacts them afresh).
+    messages: structuredClone(messages),
     stream: true,
     stream_options: { include_usage: true },
     ...(tools.length ? { tools } : {}),
@@ -101,6 +105,7 @@ async function modelTurn(
       },
       candidates: [spec.model],
       warnings: [],
+      guardrails: spec.guardrails,
     },
   );
   const upstreamModel = res.headers.get("x-relay-model") ?? spec.model;

@@ -3,6 +3,7 @@ import { errors } from "../../common/errors";
 import { RequestDb } from "../db/client";
 import { findRun } from "../db/queries/runs";
 import { type GatewayContext, gatewayContext, routeContext } from "../gateway/context";
+import { checkPlan } from "../guardrails/gateway";
 import type { AppEnv } from "../http/types";
 import { drainOutbox, record } from "../outbox/outbox";
 import type { RunRecord } from "../outbox/records";
@@ -31,6 +32,8 @@ export async function startRun(c: Context<AppEnv>, body: RunBody): Promise<Respo
   const ctx = gatewayContext(c);
   // Unroutable models and missing credentials are plain errors, before anything starts.
   await resolveTarget(model, routeContext(ctx));
+  // So is a guardrail plan that cannot run (every model call of a run streams).
+  await checkPlan(ctx, body.guardrails ?? [], true);
 
   let workflowId = body.workflowId;
   if (body.parentRunId) {
@@ -59,6 +62,7 @@ export async function startRun(c: Context<AppEnv>, body: RunBody): Promise<Respo
     maxIterations: Math.min(body.maxIterations ?? DEFAULT_ITERATIONS, config.RELAY_RUN_MAX_ITERATIONS),
     temperature: body.temperature,
     maxTokens: body.maxTokens,
+    guardrails: body.guardrails ?? [],
   };
   const createdAt = new Date().toISOString();
   const row = (outcome: RunOutcome | null): RunRecord => ({
