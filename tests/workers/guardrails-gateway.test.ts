@@ -254,6 +254,21 @@ describe("pii-redact on the gateway's path", () => {
     expect(seen?.body.messages[0].content).toBe("count [EMAIL_1]");
   });
 
+  it("redacts what is embedded, a string or a list of them, through the OpenAI SDK", async () => {
+    const { apiKey } = await guardedKey({ mandatory: ["pii-redact"] });
+    const client = openai(apiKey);
+    const one = unique("groq:text-embedding-3-small");
+    const single = await client.embeddings.create({ model: one, input: `mail ${EMAIL}` });
+    expect(single.data).toHaveLength(1);
+    expect((await sentFor(one))[0]?.body.input).toBe("mail [EMAIL_1]");
+
+    const many = unique("groq:text-embedding-3-small");
+    const listed = await client.embeddings.create({ model: many, input: ["plain", `to ${EMAIL}`, EMAIL] });
+    expect(listed.data).toHaveLength(3);
+    expect((await sentFor(many))[0]?.body.input).toEqual(["plain", "to [EMAIL_1]", "[EMAIL_1]"]);
+    expect(await sentUpstream(many)).not.toContain(EMAIL);
+  });
+
   it("runs an optional guardrail only when the body asks, and never forwards the field", async () => {
     const { apiKey } = await guardedKey({ optional: ["pii-redact"] });
     const asked = unique("groq:llama-3.1-8b");

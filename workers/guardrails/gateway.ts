@@ -17,11 +17,13 @@ import { guardrailPolicyOf } from "./policy";
 
 type Json = Record<string, unknown>;
 
-/** The wire format each guarded endpoint speaks to its client. Embeddings are not guarded. */
-const FORMATS: Partial<Record<Endpoint, PiiFormat>> = {
+/** The wire format each guarded endpoint speaks to its client. */
+const FORMATS: Record<Endpoint, PiiFormat> = {
   chat: "chat",
   messages: "messages",
   responses: "responses",
+  // What is embedded is what a provider reads: pre_call redacts it (a vector has nothing to restore).
+  embeddings: "embeddings",
 };
 
 export interface GuardedRequest {
@@ -44,14 +46,6 @@ export async function guardRequest(
   model: string,
 ): Promise<GuardrailRun | null> {
   const format = FORMATS[client.endpoint];
-  if (!format) {
-    if (requested.length) {
-      throw guardrailErrors.invalid(
-        "Guardrails run on /v1/chat/completions, /v1/messages, /v1/responses and /v1/runs only",
-      );
-    }
-    return null;
-  }
   const plan = resolvePlan(
     await guardrailCatalog.defs(ctx.db),
     guardrailPolicyOf(ctx.caller),

@@ -66,7 +66,7 @@ export {
 export type { PiiReport } from "./session";
 export type { PiiStreamAdapter } from "./streams/adapter";
 
-export type PiiFormat = "chat" | "messages" | "responses";
+export type PiiFormat = "chat" | "messages" | "responses" | "embeddings";
 
 export interface PiiOptions {
   /** Put the caller's own values back in place of their placeholders (`restore_output`). */
@@ -111,12 +111,16 @@ export class PiiSession {
     const w = new Walk(this.request());
     if (format === "chat") chatRequest(w, body);
     else if (format === "messages") messagesRequest(w, body);
+    // Embeddings: a string, strings, or token ids.
+    else if (format === "embeddings") w.deep(body, "input");
     else responsesRequest(w, body);
     return w.changed;
   }
 
   /** post_call: a non-streamed answer (chat completion, Anthropic message, Response). In place. */
   processResponse(format: PiiFormat, body: Json, options?: PiiOptions): boolean {
+    // Vectors carry no text to restore.
+    if (format === "embeddings") return false;
     const w = new Walk(this.answer(options));
     if (format === "chat") chatCompletion(w, body);
     else if (format === "messages") anthropicMessage(w, body);
@@ -132,6 +136,7 @@ export class PiiSession {
 
   /** during_call: one streamed answer, event by event. */
   streamAdapter(format: PiiFormat, options?: PiiOptions): PiiStreamAdapter {
+    if (format === "embeddings") throw new Error("embeddings do not stream");
     const rw = this.answer(options);
     if (format === "chat") return new ChatStreamAdapter(rw);
     if (format === "messages") return new MessagesStreamAdapter(rw);
