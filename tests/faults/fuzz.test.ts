@@ -735,7 +735,7 @@ describe("fuzzing every public route", () => {
         tally.set(key, (tally.get(key) ?? 0) + 1);
         if (problem)
           failures.push(
-            `#${n} ${c.kind} ${c.request.method} ${c.request.target.slice(0, 120)} ${JSON.stringify(c.request.headers.filter(([k]) => k !== "authorization")).slice(0, 200)} body=${JSON.stringify(c.request.body?.toString("utf8").slice(0, 200) ?? null)} → ${problem}`,
+            `#${n} ${c.kind} ${c.request.method} ${c.request.target.slice(0, 400)} ${JSON.stringify(c.request.headers.filter(([k]) => k !== "authorization")).slice(0, 200)} body=${JSON.stringify(c.request.body?.toString("utf8").slice(0, 200) ?? null)} → ${problem}`,
           );
       }),
       { seed: SEED, numRuns: RUNS },

@@ -92,7 +92,14 @@ export async function readJsonWithRaw<S extends z.ZodType>(
 
 /** The query string, validated; a bad value is a 400 naming the parameter. */
 export function readQuery<S extends z.ZodType>(c: Context<AppEnv>, schema: S): z.output<S> {
-  const parsed = schema.safeParse(c.req.query());
+  const values = c.req.query();
+  // Query values end up as query parameters, and Postgres text cannot hold a NUL.
+  for (const [name, value] of Object.entries(values)) {
+    if (value.includes("\u0000")) {
+      throw errors.badRequest("invalid_query", `${name}: must not contain a NUL character (%00)`, name);
+    }
+  }
+  const parsed = schema.safeParse(values);
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];
   const param = issue?.path.join(".") || null;
