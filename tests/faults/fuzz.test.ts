@@ -662,6 +662,10 @@ function judge(c: Case, answer: RawAnswer, secrets: string[]): string | null {
   }
   const path = new URL(c.request.target, "http://relay").pathname;
   const style = path === "/v1/messages" || path.startsWith("/v1/messages/") ? "anthropic" : "openai";
+  // A path with dot segments ("/v1/%2e%2e/v1/messages") may reach relay as written: the route it
+  // names for relay, and so the envelope, is then not the one URL resolution gives.
+  const raw = c.request.target.split(/[?#]/)[0] ?? "";
+  if (raw !== path && (isEnvelope(body, "openai") || isEnvelope(body, "anthropic"))) return null;
   return isEnvelope(body, style) ? null : `an error body outside the ${style} envelope`;
 }
 
