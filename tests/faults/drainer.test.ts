@@ -60,6 +60,85 @@ describe("a Worker killed during a usage drain", () => {
     expect(await counted()).toBe(requests);
   });
 
+  it("stores items with NUL characters (which Postgres refuses) instead of losing them or blocking the queue", async () => {
+    const keys = outboxKeys(loadConfig({ DATABASE_URL: stack.workerDatabaseUrl } as Env));
+    const at = new Date().toISOString();
+    const runId = crypto.randomUUID();
+    const usage = (requestedModel: string) => ({
+      kind: "usage",
+      id: crypto.randomUUID(),
+      requestId: `req_nul_${crypto.randomUUID().slice(0, 8)}`,
+      tenantId: stack.tenantId,
+      keyId: null,
+      runId: null,
+      endpoint: "chat",
+      provider: "groq",
+      model: "fuzz",
+      requestedModel,
+      status: 200,
+      errorCode: null,
+      stream: false,
+      inputTokens: 1,
+      outputTokens: 1,
+      cachedTokens: 0,
+      costUsd: null,
+      latencyMs: 1,
+      ttfbMs: null,
+      attempts: 1,
+      createdAt: at,
+    });
+    const run = {
+      kind: "run",
+      id: runId,
+      tenantId: stack.tenantId,
+      keyId: null,
+      status: "completed",
+      model: "groq:fuzz",
+      system: null,
+      input: [{ role: "user", content: "a\u0000b" }],
+      tools: [],
+      metadata: { "k\u0000": "v\u0000" },
+      output: "an answer with a NUL: \u0000",
+      error: null,
+      iterations: 1,
+      inputTokens: 1,
+      outputTokens: 1,
+      costUsd: null,
+      parentRunId: null,
+      workflowId: runId,
+      createdAt: at,
+      completedAt: at,
+      updatedAt: at,
+    };
+    const marker = `groq:nul-${crypto.randomUUID().slice(0, 8)}`;
+    // The NUL items first, a plain one behind them: it must not be held up.
+    await redis.rpush(
+      keys.queue,
+      JSON.stringify(run),
+      JSON.stringify(usage(`${marker}\u0000`)),
+      JSON.stringify(usage(`${marker}-plain`)),
+    );
+    const stored = async () => {
+      await stack.call("/v1/usage");
+      const rows = await stack.query<{ requested_model: string }>(
+        "select requested_model from usage_events where requested_model like $1",
+        [`${marker}%`],
+      );
+      return rows.map((r) => r.requested_model).sort();
+    };
+    expect(await eventually(async () => (await stored()).length === 2, 20_000, 500)).toBe(true);
+    expect(await stored()).toEqual([`${marker}-plain`, `${marker}\ufffd`]);
+    const [row] = await stack.query<{ output: string; input: unknown; metadata: unknown }>(
+      "select output, input, metadata from runs where id = $1",
+      [runId],
+    );
+    expect(row).toEqual({
+      output: "an answer with a NUL: \ufffd",
+      input: [{ role: "user", content: "a\ufffdb" }],
+      metadata: { "k\ufffd": "v\ufffd" },
+    });
+  });
+
   it("leaked no secret into any log line, response body or header", () => {
     expect(leakedSecrets(stack)).toEqual([]);
   });

@@ -62,6 +62,36 @@ function responsesUserText(input: unknown): string {
   return "";
 }
 
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === "object" && v !== null && !Array.isArray(v);
+
+/**
+ * What the real APIs refuse with a 400 before any model runs: a body that is not an object,
+ * messages that are not objects with a role, content that is neither text nor a list of typed
+ * parts, embeddings input of the wrong type. Returns the offending parameter, or null.
+ */
+function malformed(path: string, body: unknown): string | null {
+  if (!isObject(body)) return "body";
+  if (path.endsWith("/embeddings")) {
+    const input = body.input;
+    const ok = (v: unknown) => typeof v === "string" || typeof v === "number" || Array.isArray(v);
+    return typeof input === "string" || (Array.isArray(input) && input.length > 0 && input.every(ok))
+      ? null
+      : "input";
+  }
+  if (!("messages" in body)) return null;
+  if (!Array.isArray(body.messages)) return "messages";
+  for (const [i, m] of body.messages.entries()) {
+    if (!isObject(m) || typeof m.role !== "string") return `messages[${i}]`;
+    const content = m.content;
+    if (content === undefined || content === null || typeof content === "string") continue;
+    if (!Array.isArray(content)) return `messages[${i}].content`;
+    const bad = content.findIndex((p) => !isObject(p) || typeof p.type !== "string");
+    if (bad >= 0) return `messages[${i}].content[${bad}]`;
+  }
+  return null;
+}
+
 function lastUserText(messages: unknown): string {
   const list = Array.isArray(messages) ? (messages as Record<string, unknown>[]) : [];
   for (let i = list.length - 1; i >= 0; i--) {
@@ -579,6 +609,12 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
     await guardrail(url.pathname.slice(11), req, body, res);
     return;
   }
+  const bad = malformed(url.pathname, body);
+  if (bad) {
+    return url.pathname.startsWith("/anthropic/")
+      ? anthropicError(res, 400, "invalid_request_error", `${bad}: invalid value`)
+      : openAIError(res, 400, `Invalid value for '${bad}'`, "invalid_request_error");
+  }
   const model = String(body.model ?? "");
   const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, String(v)]));
   const entry: Recorded = { path: url.pathname, model, headers, body, closedEarly: false };
@@ -650,9 +686,10 @@ export async function startMockUpstream(
   port = 0,
 ): Promise<{ url: string; server: Server; close(): Promise<void> }> {
   const server = createServer((req, res) => {
-    handle(req, res).catch((err) => {
-      if (!res.headersSent) res.writeHead(500);
-      res.end(String(err));
+    // A bug of the mock answers as a provider's outage would: JSON, no stack, no error text.
+    handle(req, res).catch(() => {
+      if (!res.headersSent) res.writeHead(500, { "content-type": "application/json" });
+      res.end(JSON.stringify({ error: { message: "mock: internal error", type: "server_error" } }));
     });
   });
   await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", () => resolve()));

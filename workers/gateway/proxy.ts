@@ -26,7 +26,23 @@ export interface ProxyInput {
   guardrails?: string[];
 }
 
-type Failure = { ok: false; error: RelayError; retryable: boolean; retryAfter: number | null };
+type Failure = {
+  ok: false;
+  error: RelayError;
+  retryable: boolean;
+  retryAfter: number | null;
+  /** The connection failed before any answer came back (fetch itself threw). */
+  connectionLost?: true;
+};
+
+/**
+ * A keep-alive connection the upstream closed while it sat in the pool fails the next request sent
+ * on it before that request reaches the upstream; after a burst the pool may hold several. Such a
+ * failure is sent again at once, on the next connection, without waiting and without spending one
+ * of RELAY_MAX_RETRIES: this many times per candidate (a refused connection fails the same way, so
+ * it is bounded).
+ */
+const MAX_RESENDS = 8;
 
 /** An upstream stream that has delivered its first bytes; the pump owns it from here. */
 interface OpenStream {
@@ -169,6 +185,7 @@ async function forward(
     }
     lastTarget = target;
 
+    let resends = 0;
     for (let retry = 0; ; retry++) {
       attempts++;
       const outcome = await attempt(plan, target, config, clock, deadline, clientSignal, client.stream);
@@ -198,6 +215,11 @@ async function forward(
         });
       }
       lastError = outcome.error;
+      if (outcome.connectionLost && resends < MAX_RESENDS && !clientSignal?.aborted) {
+        resends++;
+        retry--;
+        continue;
+      }
       if (!outcome.retryable || retry >= config.RELAY_MAX_RETRIES) break;
       const wait = Math.round(
         outcome.retryAfter ?? Math.min(250 * 2 ** retry, 4000) * (0.75 + Math.random() * 0.5),
@@ -293,7 +315,8 @@ async function attempt(
     res = await fetch(plan.url, { method: "POST", headers: plan.headers, body: plan.body, signal });
   } catch (err) {
     clock.upstreamMs += Date.now() - sent;
-    return failure(err);
+    const outcome = failure(err);
+    return outcome.retryable ? { ...outcome, connectionLost: true } : outcome;
   }
 
   if (!res.ok) {

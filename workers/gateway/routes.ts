@@ -4,7 +4,7 @@ import { z } from "zod";
 import { errors } from "../../common/errors";
 import { SESSION_HEADERS } from "../../common/session";
 import { requestedGuardrails } from "../guardrails/plan";
-import { readJsonWithRaw } from "../http/body";
+import { modelName, readJsonWithRaw } from "../http/body";
 import type { AppEnv } from "../http/types";
 import type { Json } from "../translate/types";
 import { gatewayContext } from "./context";
@@ -15,10 +15,10 @@ import { proxy } from "./proxy";
 import { keepItems, keepsItems, restoreItemReferences } from "./responses-items";
 
 // Only what relay itself reads is checked here; the rest is the upstream's to judge.
-const fallbacks = z.array(z.string().min(1)).max(10).optional();
+const fallbacks = z.array(modelName.min(1)).max(10).optional();
 
 const chatBody = z.looseObject({
-  model: z.string().optional(),
+  model: modelName.optional(),
   models: fallbacks,
   messages: z
     .array(z.looseObject({ role: z.enum(["system", "developer", "user", "assistant", "tool", "function"]) }))
@@ -36,7 +36,7 @@ const anthropicMessages = z
   .min(1);
 
 const messagesBody = z.looseObject({
-  model: z.string().optional(),
+  model: modelName.optional(),
   models: fallbacks,
   max_tokens: z.number().int().positive(),
   messages: anthropicMessages,
@@ -44,12 +44,12 @@ const messagesBody = z.looseObject({
 });
 
 export const countTokensBody = z.looseObject({
-  model: z.string().optional(),
+  model: modelName.optional(),
   messages: anthropicMessages,
 });
 
 const responsesBody = z.looseObject({
-  model: z.string().optional(),
+  model: modelName.optional(),
   models: fallbacks,
   input: z.union([z.string(), z.array(z.unknown())]).optional(),
   stream: z.boolean().nullable().optional(),
@@ -57,7 +57,7 @@ const responsesBody = z.looseObject({
 });
 
 const embeddingsBody = z.looseObject({
-  model: z.string().optional(),
+  model: modelName.optional(),
   models: fallbacks,
   input: z.union([z.string(), z.array(z.string()), z.array(z.number()), z.array(z.array(z.number()))]),
 });
@@ -73,7 +73,7 @@ function headersNamed(c: Context<AppEnv>, names: readonly string[]): Record<stri
 
 async function handle(c: Context<AppEnv>, endpoint: Endpoint, schema: z.ZodType<Json>): Promise<Response> {
   const config = c.get("config");
-  const { value, raw } = await readJsonWithRaw(c, schema);
+  const { value, raw } = await readJsonWithRaw(c, schema, { allowNul: true });
   const body = value as Json & { model?: string; models?: string[]; stream?: boolean | null };
   // The client's opt-in to guardrails is relay's to read and never reaches the upstream.
   const guardrails = requestedGuardrails(body.guardrails);
@@ -122,7 +122,7 @@ export const gatewayRoutes = new Hono<AppEnv>()
   .post("/chat/completions", (c) => handle(c, "chat", chatBody))
   .post("/messages", (c) => handle(c, "messages", messagesBody))
   .post("/messages/count_tokens", async (c) => {
-    const { value } = await readJsonWithRaw(c, countTokensBody);
+    const { value } = await readJsonWithRaw(c, countTokensBody, { allowNul: true });
     return countTokens(gatewayContext(c), value, headersNamed(c, ["anthropic-version", "anthropic-beta"]));
   })
   .post("/responses", (c) => handle(c, "responses", responsesBody))

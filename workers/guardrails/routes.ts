@@ -61,6 +61,15 @@ async function sealToken(c: Context<AppEnv>, name: string, token: string | null 
 
 const notFound = (name: string) => errors.notFound("guardrail_not_found", `No guardrail named '${name}'`);
 
+/** The guardrail a path names; one no guardrail can have (a NUL, a slash) is not looked up. */
+function pathName(c: Context<AppEnv>): string {
+  const name = c.req.param("name") ?? "";
+  if (!NAME.test(name)) throw notFound(name.slice(0, 64));
+  return name;
+}
+
+const isBuiltin = (name: string) => Object.hasOwn(BUILTINS, name);
+
 const executionQuery = z.object({
   tenant: z.uuid().optional(),
   guardrail: z.string().max(64).optional(),
@@ -116,14 +125,15 @@ export const adminGuardrailRoutes = new Hono<AppEnv>()
     return c.json({ guardrail: describeGuardrail(row) }, 201);
   })
   .patch("/:name", async (c) => {
-    const name = c.req.param("name");
+    const name = pathName(c);
     const body = await readJson(c, updateBody);
     const db = c.get("db").db;
     const current = await findGuardrail(db, name);
     if (!current) throw notFound(name);
     const def = describeGuardrail(current);
     if (body.modes) {
-      const allowed = def.kind === "builtin" ? (BUILTINS[name]?.modes ?? []) : ["pre_call", "post_call"];
+      const allowed =
+        def.kind === "builtin" && isBuiltin(name) ? (BUILTINS[name]?.modes ?? []) : ["pre_call", "post_call"];
       const bad = body.modes.find((m) => !allowed.includes(m));
       if (bad) throw errors.badRequest("invalid_modes", `'${name}' cannot run ${bad}`, "modes");
     }
@@ -156,8 +166,8 @@ export const adminGuardrailRoutes = new Hono<AppEnv>()
     return c.json({ guardrail: describeGuardrail(row) });
   })
   .delete("/:name", async (c) => {
-    const name = c.req.param("name");
-    if (BUILTINS[name]) {
+    const name = pathName(c);
+    if (isBuiltin(name)) {
       throw errors.badRequest(
         "builtin_guardrail",
         `'${name}' is built in: disable it instead (PATCH {"enabled": false})`,

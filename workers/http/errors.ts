@@ -1,5 +1,6 @@
 import type { Context, ErrorHandler, NotFoundHandler } from "hono";
 import { type EnvelopeStyle, errorBody, errors, RelayError } from "../../common/errors";
+import { describeDbError } from "../db/errors";
 import type { AppEnv } from "./types";
 
 // Anthropic-format clients read Anthropic's envelope; everyone else reads OpenAI's.
@@ -23,7 +24,8 @@ export const onError: ErrorHandler<AppEnv> = (err, c) => {
       msg: "unhandled error",
       requestId: c.get("requestId"),
       path: c.req.path,
-      error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
+      // A failed query's message carries its parameters (anyone's data): the driver's own error only.
+      error: err instanceof Error ? `${err.name}: ${describeDbError(err)}` : String(err),
     }),
   );
   return errorResponse(c, errors.internal());

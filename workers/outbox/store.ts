@@ -2,6 +2,7 @@ import { sql } from "drizzle-orm";
 import type { Database } from "../db/database";
 import { describeDbError, sqlState } from "../db/errors";
 import { guardrailExecutions, runEvents, runs, usageEvents } from "../db/schema";
+import { storable } from "../db/storable";
 import type { GuardrailExecutionRecord, OutboxItem, RunEventRecord, RunRecord, UsageRecord } from "./records";
 
 // Writes outbox items into Postgres. Every write is idempotent, so an item written twice (a batch
@@ -125,8 +126,11 @@ export async function storeItems(db: Database, items: OutboxItem[]): Promise<num
   const events: RunEventRecord[] = [];
   const executions: GuardrailExecutionRecord[] = [];
   for (const item of items) {
-    const { kind, ...record } = item;
+    // What an upstream, a tool or a client wrote may hold NULs, which Postgres refuses: a statement
+    // failing on them would be retried forever and hold up every batch behind it.
+    const { kind, ...record } = storable(item);
     if (kind === "run") runRows.push(record as RunRecord);
+    // A run event's payload is JSON text in a json column, which keeps \u0000 escapes as they came.
     else if (kind === "run_event") events.push(record as RunEventRecord);
     else if (kind === "guardrail_execution") executions.push(record as GuardrailExecutionRecord);
     else usage.push(record as UsageRecord);

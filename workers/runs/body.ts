@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { errors } from "../../common/errors";
+import { modelName } from "../http/body";
 import { BUILTIN_TOOLS } from "./builtins";
 
 // POST /v1/runs, validated at the boundary. Tool schemas are checked enough to be sure every
@@ -25,7 +26,7 @@ const message = z.object({
 
 export const runBody = z
   .object({
-    model: z.string().min(1).optional(),
+    model: modelName.min(1).optional(),
     input: z.union([z.string().min(1), z.array(message).min(1)]),
     system: z.string().optional(),
     tools: z.array(tool).max(128).optional(),

@@ -1,3 +1,4 @@
+import { z } from "zod";
 import { errors } from "../../common/errors";
 import type {
   AnthropicBlock,
@@ -11,6 +12,57 @@ import type {
 } from "./types";
 
 // OpenAI Chat Completions request → Anthropic Messages request.
+
+// The gateway checks only what it reads itself and passes the rest through; translating reads the
+// whole request, so what it reads is checked first (a number where content belongs is a 400, not a
+// crash). Everything else stays as the client sent it.
+const contentPart = z.looseObject({
+  type: z.string(),
+  text: z.string().optional(),
+  image_url: z.union([z.string(), z.looseObject({ url: z.string() })]).optional(),
+});
+const chatMessage = z.looseObject({
+  role: z.string(),
+  content: z.union([z.string(), z.array(contentPart)]).nullish(),
+  tool_calls: z
+    .array(
+      z.looseObject({ id: z.string(), function: z.looseObject({ name: z.string(), arguments: z.string() }) }),
+    )
+    .nullish(),
+  tool_call_id: z.string().nullish(),
+});
+const translatable = z.looseObject({
+  messages: z.array(chatMessage),
+  n: z.number().nullish(),
+  max_tokens: z.number().int().positive().nullish(),
+  max_completion_tokens: z.number().int().positive().nullish(),
+  stop: z.union([z.string(), z.array(z.string())]).nullish(),
+  user: z.string().nullish(),
+  tools: z
+    .array(
+      z.looseObject({
+        function: z.looseObject({
+          name: z.string(),
+          description: z.string().nullish(),
+          parameters: z.record(z.string(), z.unknown()).nullish(),
+        }),
+      }),
+    )
+    .nullish(),
+  tool_choice: z
+    .union([z.string(), z.looseObject({ function: z.looseObject({ name: z.string() }).optional() })])
+    .nullish(),
+  reasoning_effort: z.string().nullish(),
+  response_format: z.looseObject({ type: z.string(), json_schema: z.looseObject({}).nullish() }).nullish(),
+});
+
+function checkTranslatable(req: OpenAIChatRequest): void {
+  const result = translatable.safeParse(req);
+  if (result.success) return;
+  const issue = result.error.issues[0];
+  const param = issue?.path.join(".") || null;
+  throw errors.badRequest("invalid_request", `${param ?? "body"}: ${issue?.message ?? "invalid"}`, param);
+}
 
 function imageBlock(part: OpenAIContentPart): AnthropicBlock {
   const url = typeof part.image_url === "string" ? part.image_url : part.image_url?.url;
@@ -135,6 +187,7 @@ export function chatToMessages(
   defaultMaxTokens: number,
   warnings: string[] = [],
 ): AnthropicRequest {
+  checkTranslatable(req);
   if (req.n !== undefined && req.n !== null && req.n !== 1) {
     throw errors.badRequest("unsupported_parameter", "Anthropic models return one choice: n must be 1", "n");
   }

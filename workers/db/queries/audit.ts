@@ -1,6 +1,7 @@
 import { and, desc, eq, lt, sql } from "drizzle-orm";
 import type { Database } from "../database";
 import { auditEvents } from "../schema";
+import { storable } from "../storable";
 
 export interface AuditContext {
   actor: string;
@@ -19,14 +20,17 @@ export interface AuditRecord {
 
 /** Written in the same transaction as the change it describes, so neither exists without the other. */
 export async function recordAudit(db: Database, ctx: AuditContext, record: AuditRecord): Promise<void> {
-  await db.insert(auditEvents).values({
-    ...record,
-    metadata: record.metadata ?? {},
-    actor: ctx.actor,
-    requestId: ctx.requestId ?? null,
-    ipAddress: ctx.ipAddress ?? null,
-    userAgent: ctx.userAgent ?? null,
-  });
+  // A NUL anywhere would fail the statement, and with it the change this record describes.
+  await db.insert(auditEvents).values(
+    storable({
+      ...record,
+      metadata: record.metadata ?? {},
+      actor: ctx.actor,
+      requestId: ctx.requestId ?? null,
+      ipAddress: ctx.ipAddress ?? null,
+      userAgent: ctx.userAgent ?? null,
+    }),
+  );
 }
 
 /** Where the previous page ended: its last event's time (to the microsecond) and id. */
