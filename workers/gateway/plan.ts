@@ -18,7 +18,7 @@ import type {
 } from "../translate/types";
 import { fromAnthropicUsage, fromOpenAIUsage } from "../translate/usage";
 import { applySamplingDefaults, type Endpoint, RELAY_FIELDS } from "./fields";
-import { OpenAIBytePassthrough, type StreamPump, TextPump } from "./stream-pumps";
+import { BytePassthrough, OpenAIBytePassthrough, type StreamPump, TextPump } from "./stream-pumps";
 
 /** The client's side of a request: which API it called, and its parsed body. */
 export interface ClientRequest {
@@ -43,6 +43,11 @@ export interface Plan {
   /** Non-streamed answer → client body (unchanged text when it needs no translation) and usage. */
   respond(text: string): { body: string; usage: TokenUsage | null };
   pump(): StreamPump;
+  /**
+   * The client receives the upstream's stream byte for byte: the pump only observes (usage, size,
+   * errors), beside a body that flows natively (proxy.ts).
+   */
+  passthrough?: boolean;
   /** What the translation could not honour but did not refuse, for x-relay-warning. */
   warnings?: string[];
   /** Translated Responses: the assistant message items of the finished answer (to keep). */
@@ -159,6 +164,9 @@ export function planRequest(req: ClientRequest, target: Target, config: Config):
       body,
       respond: (text) => usageOnly(text, (b) => (b.usage ? fromOpenAIUsage(b.usage as never) : null)),
       pump: () => new OpenAIBytePassthrough(!clientWantsUsage),
+      // Without the client's own include_usage, relay removes the usage chunk it asked for: the one
+      // OpenAI stream whose bytes change (docs/performance.md has what that costs).
+      passthrough: clientWantsUsage,
     };
   }
 
@@ -190,7 +198,8 @@ export function planRequest(req: ClientRequest, target: Target, config: Config):
       headers: anthropicHeaders(target, stream, req.anthropicHeaders),
       body: sameFormatBody(req, target, config),
       respond: (text) => usageOnly(text, (b) => (b.usage ? fromAnthropicUsage(b.usage as never) : null)),
-      pump: () => new TextPump(new AnthropicPassthrough()),
+      pump: () => new BytePassthrough(new AnthropicPassthrough()),
+      passthrough: true,
     };
   }
 
@@ -222,6 +231,7 @@ function planResponses(req: ClientRequest, target: Target, config: Config): Plan
       body: sameFormatBody(req, target, config, undefined, true),
       respond: (text) => usageOnly(text, responsesUsage),
       pump: () => new TextPump(new ResponsesPassthrough()),
+      passthrough: true,
     };
   }
   const { chat, shape, warnings } = responsesToChat(req.body, target.model, req.keepItems);
