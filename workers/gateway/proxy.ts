@@ -446,6 +446,9 @@ function respondStream(
 }
 
 const encoder = new TextEncoder();
+/** How long relay's reader of a pass-through stream lets small events gather. */
+const OBSERVE_WAIT_MS = 5;
+const OBSERVE_BATCH_BYTES = 16 * 1024;
 
 /**
  * The client receives the upstream's bytes as they are: the body is `tee()`d, one branch piped
@@ -474,6 +477,10 @@ async function passNatively(
           return;
         }
         pump.push(chunk);
+        // A small chunk is an event or two: let the next ones gather on relay's branch, so that
+        // one wake-up of relay's reader takes several (the client's branch does not wait for it).
+        // A large one is read on at once, which keeps the size limit close behind the client.
+        if (chunk.byteLength < OBSERVE_BATCH_BYTES) await scheduler.wait(OBSERVE_WAIT_MS);
       }
       const r = await reader.read();
       if (r.done) return;
