@@ -152,6 +152,7 @@ export function planRequest(req: ClientRequest, target: Target, config: Config):
   if (endpoint === "chat" && target.wire === "openai") {
     const options = req.body.stream_options as { include_usage?: boolean } | undefined;
     const clientWantsUsage = options?.include_usage === true;
+    const keepUsageChunk = clientWantsUsage || config.RELAY_STREAM_USAGE_CHUNK === "forward";
     // Streams always report usage: relay asks for it and removes the chunk if the client did not.
     const body = sameFormatBody(req, target, config, (b) => {
       if (!stream || clientWantsUsage) return false;
@@ -163,10 +164,10 @@ export function planRequest(req: ClientRequest, target: Target, config: Config):
       headers: openAIHeaders(target, stream, req.sessionHeaders),
       body,
       respond: (text) => usageOnly(text, (b) => (b.usage ? fromOpenAIUsage(b.usage as never) : null)),
-      pump: () => new OpenAIBytePassthrough(!clientWantsUsage),
-      // Without the client's own include_usage, relay removes the usage chunk it asked for: the one
-      // OpenAI stream whose bytes change (docs/performance.md has what that costs).
-      passthrough: clientWantsUsage,
+      pump: () => new OpenAIBytePassthrough(!keepUsageChunk),
+      // Unless the client keeps the usage chunk relay asked for, relay removes it: the one OpenAI
+      // stream whose bytes change (docs/performance.md has what that costs).
+      passthrough: keepUsageChunk,
     };
   }
 

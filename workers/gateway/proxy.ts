@@ -448,7 +448,7 @@ function respondStream(
 const encoder = new TextEncoder();
 /** How long relay's reader of a pass-through stream lets small events gather. */
 const OBSERVE_WAIT_MS = 5;
-const OBSERVE_BATCH_BYTES = 16 * 1024;
+const OBSERVE_BATCH_BYTES = 2048;
 
 /**
  * The client receives the upstream's bytes as they are: the body is `tee()`d, one branch piped
@@ -468,6 +468,7 @@ async function passNatively(
   const stop = new AbortController();
   const observed = (async () => {
     const reader = toRelay.getReader();
+    let reads = 0;
     let chunk = upstream.first;
     for (;;) {
       if (chunk) {
@@ -479,8 +480,11 @@ async function passNatively(
         pump.push(chunk);
         // A small chunk is an event or two: let the next ones gather on relay's branch, so that
         // one wake-up of relay's reader takes several (the client's branch does not wait for it).
-        // A large one is read on at once, which keeps the size limit close behind the client.
-        if (chunk.byteLength < OBSERVE_BATCH_BYTES) await scheduler.wait(OBSERVE_WAIT_MS);
+        // A chunk of 2 KB or more says the upstream is sending faster than that: read on at once,
+        // so that the size limit follows close behind the client and relay's branch buffers little.
+        // The first reads never wait, so that a stream that starts large is measured at once.
+        reads++;
+        if (reads > 2 && chunk.byteLength < OBSERVE_BATCH_BYTES) await scheduler.wait(OBSERVE_WAIT_MS);
       }
       const r = await reader.read();
       if (r.done) return;
