@@ -31,6 +31,8 @@ interface OpenStream {
   timedOut(): boolean;
   /** Aborts the upstream request (the client went away). */
   abort(): void;
+  /** The stream is over: lets go of the attempt's timer and listeners. */
+  release(): void;
 }
 
 type Success = { ok: true; text: string } | { ok: true; stream: OpenStream };
@@ -206,29 +208,63 @@ async function attempt(
   clientSignal: AbortSignal | undefined,
   stream: boolean,
 ): Promise<Success | Failure> {
+  const over = { release: () => {} };
+  const outcome = await attemptOnce(plan, target, config, clock, deadline, clientSignal, stream, over);
+  // A stream's attempt is over when the stream is (respondStream releases it).
+  if (!(outcome.ok && "stream" in outcome)) over.release();
+  return outcome;
+}
+
+async function attemptOnce(
+  plan: Plan,
+  target: Target,
+  config: Config,
+  clock: Clock,
+  deadline: number,
+  clientSignal: AbortSignal | undefined,
+  stream: boolean,
+  over: { release: () => void },
+): Promise<Success | Failure> {
   // Native timer signals rather than setTimeout: under nodejs_compat every setTimeout builds a
-  // Node Timeout object, which the benchmark showed as a tenth of a request's CPU.
-  const deadlineSignal = AbortSignal.timeout(Math.max(deadline - Date.now(), 1));
-  const lateFirstByte = new AbortController();
-  const clientGone = new AbortController();
+  // Node Timeout object, which the benchmark showed as a tenth of a request's CPU. One at a time
+  // (the first byte's, then the deadline's), and its listener is removed when the attempt is over:
+  // a timer cannot be cleared, and while its listener lived it held the attempt's closures for the
+  // whole REQUEST_TIMEOUT_SECONDS, which was most of relay's memory under load.
+  const controller = new AbortController();
+  const signal = controller.signal;
   let firstByteSeen = false;
-  AbortSignal.timeout(config.RELAY_FIRST_BYTE_TIMEOUT_SECONDS * 1000).addEventListener("abort", () => {
-    if (!firstByteSeen) lateFirstByte.abort();
-  });
-  const signal = AbortSignal.any([
-    deadlineSignal,
-    lateFirstByte.signal,
-    clientGone.signal,
-    ...(clientSignal ? [clientSignal] : []),
-  ]);
-  const abortKind = (): AbortKind | null =>
-    clientGone.signal.aborted || clientSignal?.aborted
-      ? "client"
-      : lateFirstByte.signal.aborted
-        ? "first_byte"
-        : deadlineSignal.aborted
-          ? "deadline"
-          : null;
+  let kind: AbortKind | null = null;
+  const stop = (k: AbortKind) => {
+    if (kind !== null) return;
+    kind = k;
+    controller.abort();
+  };
+  const onClient = () => stop("client");
+  let timer: AbortSignal | null = null;
+  let armed: "first_byte" | "deadline" = "deadline";
+  const onTimer = () => {
+    timer = null;
+    if (armed === "first_byte" && firstByteSeen) arm();
+    else stop(armed);
+  };
+  const arm = () => {
+    const left = Math.max(deadline - Date.now(), 1);
+    const firstByteMs = config.RELAY_FIRST_BYTE_TIMEOUT_SECONDS * 1000;
+    armed = !firstByteSeen && firstByteMs < left ? "first_byte" : "deadline";
+    timer = AbortSignal.timeout(armed === "first_byte" ? firstByteMs : left);
+    timer.addEventListener("abort", onTimer);
+  };
+  /** The attempt is over: nothing of it stays reachable from the timer or the client's signal. */
+  const release = () => {
+    timer?.removeEventListener("abort", onTimer);
+    timer = null;
+    clientSignal?.removeEventListener("abort", onClient);
+  };
+  over.release = release;
+  arm();
+  if (clientSignal?.aborted) stop("client");
+  else clientSignal?.addEventListener("abort", onClient);
+  const abortKind = (): AbortKind | null => kind;
   const sent = Date.now();
   // Local models are served by the sidecar: say so, since that is the process to look at.
   const upstreamName =
@@ -344,7 +380,8 @@ async function attempt(
         const kind = abortKind();
         return kind !== null && kind !== "client";
       },
-      abort: () => clientGone.abort(),
+      abort: () => stop("client"),
+      release,
     },
   };
 }
@@ -382,6 +419,7 @@ function respondStream(
   const finish = (status: number, code: string | null) => {
     if (finished) return;
     finished = true;
+    upstream.release();
     record(status, code, pump.usage()).finally(settle);
   };
 
@@ -466,6 +504,9 @@ async function passNatively(
 ): Promise<void> {
   const [toClient, toRelay] = upstream.body.tee();
   const stop = new AbortController();
+  // The client's branch has ended: relay's reader stops letting events gather and catches up.
+  const hurry = new AbortController();
+  const waitOptions = { signal: hurry.signal };
   const observed = (async () => {
     const reader = toRelay.getReader();
     let reads = 0;
@@ -484,7 +525,8 @@ async function passNatively(
         // so that the size limit follows close behind the client and relay's branch buffers little.
         // The first reads never wait, so that a stream that starts large is measured at once.
         reads++;
-        if (reads > 2 && chunk.byteLength < OBSERVE_BATCH_BYTES) await scheduler.wait(OBSERVE_WAIT_MS);
+        if (reads > 2 && chunk.byteLength < OBSERVE_BATCH_BYTES && !hurry.signal.aborted)
+          await scheduler.wait(OBSERVE_WAIT_MS, waitOptions).catch(() => {});
       }
       const r = await reader.read();
       if (r.done) return;
@@ -508,11 +550,14 @@ async function passNatively(
     await observed.catch(() => {});
     return;
   }
-  const writer = out.writable.getWriter();
-  await writer.close().catch(() => {});
+  // Usage is recorded before the client sees the end, as when relay's pump is on the path: a
+  // caller that reads usage once its stream ended (an agent run) finds it.
+  hurry.abort();
   await observed.catch(() => {});
   pump.end();
   finish(200, null);
+  const writer = out.writable.getWriter();
+  await writer.close().catch(() => {});
 }
 
 /**
@@ -556,8 +601,8 @@ async function pumpInto(
     const rest = pump.end();
     if (rest.length) await writer.write(rest);
     done = true;
-    await writer.close();
     finish(200, null);
+    await writer.close().catch(() => {});
   } catch (err) {
     if (done) return;
     done = true;
