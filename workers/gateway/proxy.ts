@@ -484,8 +484,8 @@ function respondStream(
 }
 
 const encoder = new TextEncoder();
-/** How long relay's reader of a pass-through stream lets small events gather. */
-const OBSERVE_WAIT_MS = 5;
+/** How long relay's reader of a pass-through stream lets small events gather (5 ms gathered too few at 10 ms pacing). */
+const OBSERVE_WAIT_MS = 50;
 const OBSERVE_BATCH_BYTES = 2048;
 
 /**
