@@ -546,6 +546,7 @@ async function passNatively(
     // The upstream failed, relay stopped it, or the client went away (then the error cannot be
     // written and the upstream is aborted). The blank lines end whatever event the client had a
     // part of, so that the error event is read as its own.
+    hurry.abort();
     await fail("\n\n", err);
     await observed.catch(() => {});
     return;
