@@ -134,6 +134,14 @@ function goals(s: Summaries, db: DbCount): Goal[] {
       streams: 2,
     },
     {
+      route: "OpenAI-compatible route, client asks for usage",
+      target: "relay-openai-usage",
+      sse: SSE_OPENAI,
+      paced: PACED_OPENAI,
+      cpu: 0.5,
+      streams: 2,
+    },
+    {
       route: "Anthropic pass-through",
       target: "relay-anthropic",
       sse: SSE_ANTHROPIC,
@@ -340,7 +348,7 @@ export function report(
       ? "workerd (relay and bare, one process each) pinned to CPU 0; load generator, mock upstream and sidecar pinned to CPU 1."
       : "Only one CPU: nothing is pinned, and the numbers include the load generator's share.",
     `The mock upstream writes one SSE event per write, each handed to the kernel before the next (${upstreamEvents("openai")} per OpenAI stream: role, ${TOKENS} tokens, finish, usage, [DONE]; ${upstreamEvents("anthropic")} per Anthropic stream); "10ms" waits 10 ms before each token; "one write" is the old shape, kept as an extra. Bare, bare+js and direct get the same upstream stream as the relay targets of their scenario.`,
-    "CPU is the serving workerd's, per request or stream and per event the upstream sent. Clients of relay do not ask for usage: relay-openai receives one event fewer than upstream sends (the usage chunk relay asked for), relay-translate receives role, tokens, finish and [DONE]; every response is checked for its exact count.",
+    "CPU is the serving workerd's, per request or stream and per event the upstream sent. Clients of relay do not ask for usage: relay-openai receives one event fewer than upstream sends (the usage chunk relay asked for); relay-openai-usage asks for usage and receives every event, relay-translate receives role, tokens, finish and [DONE]; every response is checked for its exact count.",
     "Reads/stream: body reads at the client per stream, against the events the target sends: how far events were batched on the way. Inter-token delay: the time between reads that complete an event at the client, over every stream of the paced cells.",
     `Other processes used up to ${busiest.toFixed(0)}% of the machine during a run${busiest > 10 ? " — **the machine was busy; treat these numbers with care**" : ""}.`,
     saturated.length

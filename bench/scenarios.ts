@@ -109,6 +109,8 @@ function relayRoute(opts: {
   clientEvents: number;
   key?: string;
   prompt?: string;
+  /** The client asks for the usage chunk itself (stream_options.include_usage). */
+  includeUsage?: boolean;
 }): Target {
   return {
     server: "relay",
@@ -122,10 +124,10 @@ function relayRoute(opts: {
         origin: ctx.origin.relay,
         path: opts.client === "openai" ? "/v1/chat/completions" : "/v1/messages",
         headers: { ...JSON_HEADERS, authorization: `Bearer ${key}` },
-        // The client does not ask for usage: the OpenAI SDK's default.
+        // Unless the target says so, the client does not ask for usage: the OpenAI SDK's default.
         body:
           opts.client === "openai"
-            ? openAIBody(model, s.stream, false, opts.prompt)
+            ? openAIBody(model, s.stream, s.stream && opts.includeUsage === true, opts.prompt)
             : anthropicBody(model, s.stream),
       };
     },
@@ -138,6 +140,7 @@ export type TargetName =
   | "bare"
   | "bare+js"
   | "relay-openai"
+  | "relay-openai-usage"
   | "relay-limited"
   | "relay-pii"
   | "relay-anthropic"
@@ -150,6 +153,14 @@ export const TARGETS: Record<TargetName, Target> = {
   // OpenAI pass-through. Relay asks upstream for usage and removes the usage chunk the client did
   // not ask for: one event fewer than the upstream sends.
   "relay-openai": relayRoute({ client: "openai", upstream: "openai", clientEvents: TOKENS + 3 }),
+  // The same route with a client that asks for usage: relay changes no byte, and the body flows
+  // natively beside relay's reader.
+  "relay-openai-usage": relayRoute({
+    client: "openai",
+    upstream: "openai",
+    clientEvents: TOKENS + 4,
+    includeUsage: true,
+  }),
   // The same route with a key under a policy (LIMITED_POLICY: every limit on, none hit): the cost
   // of enforcement, beside relay-openai.
   "relay-limited": relayRoute({
@@ -193,6 +204,7 @@ export const PII_POLICY = {
 };
 
 const OPENAI_TARGETS = ["direct", "bare", "bare+js", "relay-openai"] as const;
+const STREAM_OPENAI_TARGETS = [...OPENAI_TARGETS, "relay-openai-usage"] as const;
 const WITH_LIMITED = [...OPENAI_TARGETS, "relay-limited"] as const;
 const ANTHROPIC_TARGETS = ["direct", "bare", "bare+js", "relay-anthropic", "relay-translate"] as const;
 
@@ -212,7 +224,7 @@ export const SSE_OPENAI: Scenario = {
   stream: true,
   concurrency: 20,
   delayMs: 0,
-  targets: [...WITH_LIMITED, "relay-pii"],
+  targets: [...STREAM_OPENAI_TARGETS, "relay-limited", "relay-pii"],
 };
 export const SSE_ANTHROPIC: Scenario = {
   ...SSE_OPENAI,
@@ -224,7 +236,7 @@ export const PACED_OPENAI: Scenario = {
   ...SSE_OPENAI,
   name: "sse openai c=20 10ms",
   delayMs: 10,
-  targets: OPENAI_TARGETS,
+  targets: STREAM_OPENAI_TARGETS,
 };
 export const PACED_ANTHROPIC: Scenario = { ...SSE_ANTHROPIC, name: "sse anthropic c=20 10ms", delayMs: 10 };
 export const ONE_WRITE_OPENAI: Scenario = {

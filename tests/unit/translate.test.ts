@@ -117,3 +117,25 @@ describe("OpenAI pass-through on bytes", () => {
     expect(mentionsUsage(new TextEncoder().encode('{"usage":{}}'))).toBe(true);
   });
 });
+
+describe("Anthropic pass-through on bytes", () => {
+  it("forwards events as they came and reads usage from message_start and message_delta, whatever the chunking", async () => {
+    const { BytePassthrough, TextPump } = await import("../../workers/gateway/stream-pumps");
+    const { AnthropicPassthrough } = await import("../../workers/translate/streams");
+    const text = read("anthropic-stream.sse");
+    const input = new TextEncoder().encode(text);
+    // The event-by-event pump is the reference for usage.
+    const reference = new TextPump(new AnthropicPassthrough());
+    reference.push(input);
+    reference.end();
+    expect(reference.usage()).not.toBeNull();
+    for (const size of [1, 7, 64, 1000, input.length]) {
+      const pump = new BytePassthrough(new AnthropicPassthrough());
+      const parts: Uint8Array[] = [];
+      for (let i = 0; i < input.length; i += size) parts.push(pump.push(input.subarray(i, i + size)));
+      parts.push(pump.end());
+      expect(new TextDecoder().decode(Buffer.concat(parts)), `chunk size ${size}`).toBe(text);
+      expect(pump.usage(), `chunk size ${size}`).toEqual(reference.usage());
+    }
+  });
+});

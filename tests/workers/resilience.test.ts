@@ -164,6 +164,52 @@ describe("timeouts and limits", () => {
     );
   });
 
+  it("enforces MAX_UPSTREAM_RESPONSE_BYTES on a stream that flows natively beside relay", async () => {
+    const { apiKey } = await gatewayTenant();
+    const streamed = await callWith({ MAX_UPSTREAM_RESPONSE_BYTES: "100000" }, "/v1/chat/completions", {
+      method: "POST",
+      key: apiKey,
+      json: {
+        model: unique("gpt-4o-mini", "huge"),
+        messages: hello,
+        stream: true,
+        stream_options: { include_usage: true },
+      },
+    });
+    expect(streamed.text.length).toBeLessThan(200_000);
+    expect(JSON.parse(events(streamed.text).at(-1)?.data ?? "").error.message).toContain(
+      "MAX_UPSTREAM_RESPONSE_BYTES",
+    );
+  });
+
+  it("aborts the upstream request when the client of a native stream disconnects", async () => {
+    const { apiKey } = await gatewayTenant();
+    const model = unique("gpt-4o-mini", "stall3000");
+    const self = (exports as unknown as { default: Fetcher }).default;
+    const res = await self.fetch(
+      new Request(`${BASE}/v1/chat/completions`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" },
+        body: JSON.stringify({
+          model,
+          messages: hello,
+          stream: true,
+          stream_options: { include_usage: true },
+        }),
+      }),
+    );
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    const first = await reader.read();
+    expect(new TextDecoder().decode(first.value)).toContain('"role":"assistant"');
+    await reader.cancel();
+    let closedEarly = false;
+    for (let i = 0; i < 40 && !closedEarly; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      closedEarly = (await upstreamSaw(model))[0]?.closedEarly ?? false;
+    }
+    expect(closedEarly).toBe(true);
+  });
+
   it("aborts the upstream request when the client disconnects", async () => {
     const { apiKey } = await gatewayTenant();
     const model = unique("gpt-4o-mini", "stall3000");

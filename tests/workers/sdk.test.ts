@@ -1,9 +1,11 @@
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { exports } from "cloudflare:workers";
 import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
 import { describe, expect, it } from "vitest";
+import worker from "../../workers/index";
 import { gatewayTenant, unique } from "./gateway-helpers";
-import { BASE } from "./helpers";
+import { BASE, bindings } from "./helpers";
 
 // The official clients, changed only in base URL and key (and a fetch that reaches the Worker
 // under test in-process, where a deployment would use the network).
@@ -104,6 +106,47 @@ describe("official OpenAI SDK through relay", () => {
     await expect(openai("relay_live_wrong").models.list()).rejects.toBeInstanceOf(OpenAI.AuthenticationError);
     const models = await client.models.list();
     expect(models.data.map((m) => m.id)).toContain("claude-sonnet-4-5");
+  });
+});
+
+describe("official OpenAI SDK with RELAY_STREAM_USAGE_CHUNK=forward", () => {
+  it("receives the usage chunk relay asked for as one more chunk, and the helpers take it", async () => {
+    const { apiKey } = await gatewayTenant();
+    const contexts: ExecutionContext[] = [];
+    const forwarding = ((input: RequestInfo | URL, init?: RequestInit) => {
+      const ctx = createExecutionContext();
+      contexts.push(ctx);
+      return worker.fetch(
+        new Request(input, init),
+        { ...bindings, RELAY_STREAM_USAGE_CHUNK: "forward" } as never,
+        ctx,
+      );
+    }) as typeof fetch;
+    const client = new OpenAI({ apiKey, baseURL: `${BASE}/v1`, fetch: forwarding, maxRetries: 0 });
+
+    // The client did not ask for usage: the stream still ends with the chunk relay asked for.
+    const stream = await client.chat.completions.create({
+      model: unique("groq:llama-3.1-8b"),
+      messages: [{ role: "user", content: "stream please" }],
+      stream: true,
+    });
+    const received: OpenAI.ChatCompletionChunk[] = [];
+    for await (const chunk of stream) received.push(chunk);
+    expect(received.map((c) => c.choices[0]?.delta.content ?? "").join("")).toBe(
+      "Hello! You said: stream please",
+    );
+    const last = received.at(-1);
+    expect(last?.choices).toEqual([]);
+    expect(last?.usage?.completion_tokens).toBe(7);
+    expect(received.slice(0, -1).every((c) => c.choices.length === 1 && !c.usage)).toBe(true);
+
+    // The SDK's stream helper assembles the answer and keeps the usage.
+    const final = await client.chat.completions
+      .stream({ model: unique("groq:llama-3.1-8b"), messages: [{ role: "user", content: "ping" }] })
+      .finalChatCompletion();
+    expect(final.choices[0]?.message.content).toBe("Hello! You said: ping");
+    expect(final.usage?.total_tokens).toBe(18);
+    for (const ctx of contexts) await waitOnExecutionContext(ctx);
   });
 });
 

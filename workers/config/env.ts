@@ -22,6 +22,7 @@ export interface Env {
   RELAY_RETRY_MAX_WAIT_MS?: string;
   RELAY_CREDENTIAL_CACHE_TTL_MS?: string;
   RELAY_UNKNOWN_FIELD_POLICY?: string;
+  RELAY_STREAM_USAGE_CHUNK?: string;
   RELAY_CLOUD_MODELS?: string;
   RELAY_CLOUD_FALLBACK_URL?: string;
   RELAY_CLOUD_FALLBACK_API_KEY?: string;
@@ -171,6 +172,12 @@ const schema = z.object({
     .enum(["pass_through", "strip", "reject", ""])
     .optional()
     .transform((v) => (v ? v : "pass_through")),
+  // The usage chunk relay asks OpenAI-compatible upstreams for when the client did not: removed
+  // (the stream's bytes change, so relay's pump is on the client's path) or forwarded natively.
+  RELAY_STREAM_USAGE_CHUNK: z
+    .enum(["strip", "forward", ""])
+    .optional()
+    .transform((v) => (v ? v : "strip")),
   RELAY_CLOUD_MODELS: jsonOf(z.record(z.string().min(1), cloudModel)),
   RELAY_CLOUD_FALLBACK_URL: optionalUrl(["http:", "https:"]),
   RELAY_CLOUD_FALLBACK_API_KEY: optionalText,

@@ -18,7 +18,7 @@ import type {
 } from "../translate/types";
 import { fromAnthropicUsage, fromOpenAIUsage } from "../translate/usage";
 import { applySamplingDefaults, type Endpoint, RELAY_FIELDS } from "./fields";
-import { OpenAIBytePassthrough, type StreamPump, TextPump } from "./stream-pumps";
+import { BytePassthrough, OpenAIBytePassthrough, type StreamPump, TextPump } from "./stream-pumps";
 
 /** The client's side of a request: which API it called, and its parsed body. */
 export interface ClientRequest {
@@ -43,6 +43,11 @@ export interface Plan {
   /** Non-streamed answer → client body (unchanged text when it needs no translation) and usage. */
   respond(text: string): { body: string; usage: TokenUsage | null };
   pump(): StreamPump;
+  /**
+   * The client receives the upstream's stream byte for byte: the pump only observes (usage, size,
+   * errors), beside a body that flows natively (proxy.ts).
+   */
+  passthrough?: boolean;
   /** What the translation could not honour but did not refuse, for x-relay-warning. */
   warnings?: string[];
   /** Translated Responses: the assistant message items of the finished answer (to keep). */
@@ -147,6 +152,7 @@ export function planRequest(req: ClientRequest, target: Target, config: Config):
   if (endpoint === "chat" && target.wire === "openai") {
     const options = req.body.stream_options as { include_usage?: boolean } | undefined;
     const clientWantsUsage = options?.include_usage === true;
+    const keepUsageChunk = clientWantsUsage || config.RELAY_STREAM_USAGE_CHUNK === "forward";
     // Streams always report usage: relay asks for it and removes the chunk if the client did not.
     const body = sameFormatBody(req, target, config, (b) => {
       if (!stream || clientWantsUsage) return false;
@@ -158,7 +164,10 @@ export function planRequest(req: ClientRequest, target: Target, config: Config):
       headers: openAIHeaders(target, stream, req.sessionHeaders),
       body,
       respond: (text) => usageOnly(text, (b) => (b.usage ? fromOpenAIUsage(b.usage as never) : null)),
-      pump: () => new OpenAIBytePassthrough(!clientWantsUsage),
+      pump: () => new OpenAIBytePassthrough(!keepUsageChunk),
+      // Unless the client keeps the usage chunk relay asked for, relay removes it: the one OpenAI
+      // stream whose bytes change (docs/performance.md has what that costs).
+      passthrough: keepUsageChunk,
     };
   }
 
@@ -190,7 +199,8 @@ export function planRequest(req: ClientRequest, target: Target, config: Config):
       headers: anthropicHeaders(target, stream, req.anthropicHeaders),
       body: sameFormatBody(req, target, config),
       respond: (text) => usageOnly(text, (b) => (b.usage ? fromAnthropicUsage(b.usage as never) : null)),
-      pump: () => new TextPump(new AnthropicPassthrough()),
+      pump: () => new BytePassthrough(new AnthropicPassthrough()),
+      passthrough: true,
     };
   }
 
@@ -222,6 +232,7 @@ function planResponses(req: ClientRequest, target: Target, config: Config): Plan
       body: sameFormatBody(req, target, config, undefined, true),
       respond: (text) => usageOnly(text, responsesUsage),
       pump: () => new TextPump(new ResponsesPassthrough()),
+      passthrough: true,
     };
   }
   const { chat, shape, warnings } = responsesToChat(req.body, target.model, req.keepItems);

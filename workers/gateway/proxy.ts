@@ -10,6 +10,7 @@ import { costOf } from "../usage/prices";
 import { recordUsage } from "../usage/recorder";
 import { type GatewayContext, routeContext } from "./context";
 import { type ClientRequest, type Plan, planRequest } from "./plan";
+import type { StreamPump } from "./stream-pumps";
 import { retryAfterMs, retryable, upstreamError } from "./upstream-errors";
 
 export interface ProxyInput {
@@ -53,6 +54,8 @@ interface OpenStream {
   timedOut(): boolean;
   /** Aborts the upstream request (the client went away). */
   abort(): void;
+  /** The stream is over: lets go of the attempt's timer and listeners. */
+  release(): void;
 }
 
 type Success = { ok: true; text: string } | { ok: true; stream: OpenStream };
@@ -208,7 +211,10 @@ async function forward(
             ctx.waitUntil(usage(target, status, code, tokens));
           });
         }
-        const streamed = guard ? { ...plan, pump: () => guardStream(guard, plan.pump()) } : plan;
+        // A guarded stream changes the client's bytes: it never takes the native pass-through.
+        const streamed = guard
+          ? { ...plan, passthrough: false, pump: () => guardStream(guard, plan.pump()) }
+          : plan;
         return respondStream(ctx, streamed, outcome.stream, headers, config, (status, code, tokens) => {
           if (status === 200 && code === null) done();
           return usage(target, status, code, tokens);
@@ -247,29 +253,63 @@ async function attempt(
   clientSignal: AbortSignal | undefined,
   stream: boolean,
 ): Promise<Success | Failure> {
+  const over = { release: () => {} };
+  const outcome = await attemptOnce(plan, target, config, clock, deadline, clientSignal, stream, over);
+  // A stream's attempt is over when the stream is (respondStream releases it).
+  if (!(outcome.ok && "stream" in outcome)) over.release();
+  return outcome;
+}
+
+async function attemptOnce(
+  plan: Plan,
+  target: Target,
+  config: Config,
+  clock: Clock,
+  deadline: number,
+  clientSignal: AbortSignal | undefined,
+  stream: boolean,
+  over: { release: () => void },
+): Promise<Success | Failure> {
   // Native timer signals rather than setTimeout: under nodejs_compat every setTimeout builds a
-  // Node Timeout object, which the benchmark showed as a tenth of a request's CPU.
-  const deadlineSignal = AbortSignal.timeout(Math.max(deadline - Date.now(), 1));
-  const lateFirstByte = new AbortController();
-  const clientGone = new AbortController();
+  // Node Timeout object, which the benchmark showed as a tenth of a request's CPU. One at a time
+  // (the first byte's, then the deadline's), and its listener is removed when the attempt is over:
+  // a timer cannot be cleared, and while its listener lived it held the attempt's closures for the
+  // whole REQUEST_TIMEOUT_SECONDS, which was most of relay's memory under load.
+  const controller = new AbortController();
+  const signal = controller.signal;
   let firstByteSeen = false;
-  AbortSignal.timeout(config.RELAY_FIRST_BYTE_TIMEOUT_SECONDS * 1000).addEventListener("abort", () => {
-    if (!firstByteSeen) lateFirstByte.abort();
-  });
-  const signal = AbortSignal.any([
-    deadlineSignal,
-    lateFirstByte.signal,
-    clientGone.signal,
-    ...(clientSignal ? [clientSignal] : []),
-  ]);
-  const abortKind = (): AbortKind | null =>
-    clientGone.signal.aborted || clientSignal?.aborted
-      ? "client"
-      : lateFirstByte.signal.aborted
-        ? "first_byte"
-        : deadlineSignal.aborted
-          ? "deadline"
-          : null;
+  let kind: AbortKind | null = null;
+  const stop = (k: AbortKind) => {
+    if (kind !== null) return;
+    kind = k;
+    controller.abort();
+  };
+  const onClient = () => stop("client");
+  let timer: AbortSignal | null = null;
+  let armed: "first_byte" | "deadline" = "deadline";
+  const onTimer = () => {
+    timer = null;
+    if (armed === "first_byte" && firstByteSeen) arm();
+    else stop(armed);
+  };
+  const arm = () => {
+    const left = Math.max(deadline - Date.now(), 1);
+    const firstByteMs = config.RELAY_FIRST_BYTE_TIMEOUT_SECONDS * 1000;
+    armed = !firstByteSeen && firstByteMs < left ? "first_byte" : "deadline";
+    timer = AbortSignal.timeout(armed === "first_byte" ? firstByteMs : left);
+    timer.addEventListener("abort", onTimer);
+  };
+  /** The attempt is over: nothing of it stays reachable from the timer or the client's signal. */
+  const release = () => {
+    timer?.removeEventListener("abort", onTimer);
+    timer = null;
+    clientSignal?.removeEventListener("abort", onClient);
+  };
+  over.release = release;
+  arm();
+  if (clientSignal?.aborted) stop("client");
+  else clientSignal?.addEventListener("abort", onClient);
+  const abortKind = (): AbortKind | null => kind;
   const sent = Date.now();
   // Local models are served by the sidecar: say so, since that is the process to look at.
   const upstreamName =
@@ -386,7 +426,8 @@ async function attempt(
         const kind = abortKind();
         return kind !== null && kind !== "client";
       },
-      abort: () => clientGone.abort(),
+      abort: () => stop("client"),
+      release,
     },
   };
 }
@@ -429,74 +470,206 @@ function respondStream(
   record: (status: number, code: string | null, tokens: TokenUsage | null) => Promise<void>,
 ): Response {
   const pump = plan.pump();
-  let size = 0;
   let finished = false;
   let settle: () => void = () => {};
   ctx.waitUntil(new Promise<void>((resolve) => (settle = resolve)));
   const finish = (status: number, code: string | null) => {
     if (finished) return;
     finished = true;
+    upstream.release();
     record(status, code, pump.usage()).finally(settle);
   };
 
-  // The upstream body is piped through the pump by the runtime itself: a TransformStream driven by
-  // pipeTo costs a fraction of a JS-pulled stream per chunk (measured by `npm run bench`), and the
-  // client's pace still governs how fast relay reads upstream.
-  let ctl: TransformStreamDefaultController<Uint8Array> | undefined;
-  const accept = (chunk: Uint8Array) => {
-    const controller = ctl as TransformStreamDefaultController<Uint8Array>;
+  const limit = config.MAX_UPSTREAM_RESPONSE_BYTES;
+  let size = 0;
+  let tooLarge = false;
+  /** Counts what arrived; false (and the upstream stopped) once it passed the limit. */
+  const within = (chunk: Uint8Array) => {
     size += chunk.byteLength;
-    if (size > config.MAX_UPSTREAM_RESPONSE_BYTES) {
-      controller.enqueue(
-        pump.error(
-          `The upstream stream exceeded MAX_UPSTREAM_RESPONSE_BYTES=${config.MAX_UPSTREAM_RESPONSE_BYTES}`,
-          "api_error",
-        ),
-      );
-      finish(200, "upstream_response_too_large");
-      upstream.abort();
-      controller.terminate();
-      return;
-    }
-    const out = pump.push(chunk);
-    if (out.length) controller.enqueue(out);
+    if (size <= limit) return true;
+    tooLarge = true;
+    upstream.abort();
+    return false;
   };
-  const transform = new TransformStream<Uint8Array, Uint8Array>({
-    start(controller) {
-      ctl = controller;
-      // The first chunk was read to commit the stream; it leads.
-      if (upstream.first) accept(upstream.first);
-    },
-    transform(chunk) {
-      if (!finished) accept(chunk);
-    },
-    flush(controller) {
-      if (finished) return;
-      const rest = pump.end();
-      if (rest.length) controller.enqueue(rest);
-      finish(200, null);
-    },
-  });
 
-  upstream.body.pipeTo(transform.writable, { preventAbort: true }).catch((err: unknown) => {
+  // The client's body is the runtime's own stream: no JavaScript runs between its writable side
+  // and the client, and a write resolves once the client has taken it, so the client's pace still
+  // governs how fast relay reads upstream. A JS TransformStream here cost ≈ 35 µs of CPU per
+  // upstream chunk (docs/performance.md).
+  const out = new IdentityTransformStream();
+
+  /** The upstream failed, or relay stopped it, after the first byte: an error event, then the end. */
+  const fail = async (prefix: string, err: unknown) => {
     if (finished) return;
-    const timedOut = upstream.timedOut();
-    const message = timedOut
-      ? `The request exceeded REQUEST_TIMEOUT_SECONDS=${config.REQUEST_TIMEOUT_SECONDS}`
-      : `The upstream stream failed: ${err instanceof Error ? err.message : String(err)}`;
+    const timedOut = !tooLarge && upstream.timedOut();
+    const [message, type, code] = tooLarge
+      ? [
+          `The upstream stream exceeded MAX_UPSTREAM_RESPONSE_BYTES=${limit}`,
+          "api_error",
+          "upstream_response_too_large",
+        ]
+      : timedOut
+        ? [
+            `The request exceeded REQUEST_TIMEOUT_SECONDS=${config.REQUEST_TIMEOUT_SECONDS}`,
+            "timeout_error",
+            "upstream_timeout",
+          ]
+        : [
+            `The upstream stream failed: ${err instanceof Error ? err.message : String(err)}`,
+            "api_error",
+            "upstream_stream_error",
+          ];
+    const writer = out.writable.getWriter();
     try {
-      // The upstream failed after the first byte: an error event in the client's format, then close.
-      ctl?.enqueue(pump.error(message, timedOut ? "timeout_error" : "api_error"));
-      ctl?.terminate();
-      finish(200, timedOut ? "upstream_timeout" : "upstream_stream_error");
+      await writer.write(encoder.encode(prefix));
+      await writer.write(pump.error(message, type));
+      await writer.close();
+      finish(200, code);
     } catch {
       // The client's side is gone: it disconnected. Stop the upstream request too.
       upstream.abort();
       finish(499, "client_closed");
     }
-  });
+  };
+
+  if (plan.passthrough) passNatively(upstream, pump, out, within, fail, finish);
+  else pumpInto(upstream, pump, out, within, fail, finish);
 
   headers.set("content-type", "text/event-stream; charset=utf-8");
   headers.set("cache-control", "no-cache, no-transform");
-  return new Response(transform.readable, { status: 200, headers });
+  return new Response(out.readable, { status: 200, headers });
+}
+
+const encoder = new TextEncoder();
+/** How long relay's reader of a pass-through stream lets small events gather (5 ms gathered too few at 10 ms pacing). */
+const OBSERVE_WAIT_MS = 50;
+const OBSERVE_BATCH_BYTES = 2048;
+
+/**
+ * The client receives the upstream's bytes as they are: the body is `tee()`d, one branch piped
+ * natively into the client's stream, the other read by relay beside it for usage, the size limit
+ * and errors. Relay's reads never hold the client's branch back (each is a plain read of what has
+ * arrived), and nothing of relay's runs per chunk on the client's path.
+ */
+async function passNatively(
+  upstream: OpenStream,
+  pump: StreamPump,
+  out: IdentityTransformStream,
+  within: (chunk: Uint8Array) => boolean,
+  fail: (prefix: string, err: unknown) => Promise<void>,
+  finish: (status: number, code: string | null) => void,
+): Promise<void> {
+  const [toClient, toRelay] = upstream.body.tee();
+  const stop = new AbortController();
+  // The client's branch has ended: relay's reader stops letting events gather and catches up.
+  const hurry = new AbortController();
+  const waitOptions = { signal: hurry.signal };
+  const observed = (async () => {
+    const reader = toRelay.getReader();
+    let reads = 0;
+    let chunk = upstream.first;
+    for (;;) {
+      if (chunk) {
+        if (!within(chunk)) {
+          stop.abort();
+          await reader.cancel().catch(() => {});
+          return;
+        }
+        pump.push(chunk);
+        // A small chunk is an event or two: let the next ones gather on relay's branch, so that
+        // one wake-up of relay's reader takes several (the client's branch does not wait for it).
+        // A chunk of 2 KB or more says the upstream is sending faster than that: read on at once,
+        // so that the size limit follows close behind the client and relay's branch buffers little.
+        // The first reads never wait, so that a stream that starts large is measured at once.
+        reads++;
+        if (reads > 2 && chunk.byteLength < OBSERVE_BATCH_BYTES && !hurry.signal.aborted)
+          await scheduler.wait(OBSERVE_WAIT_MS, waitOptions).catch(() => {});
+      }
+      const r = await reader.read();
+      if (r.done) return;
+      chunk = r.value;
+    }
+  })();
+  // Its failure is the upstream's, which the client's branch sees too and handles below.
+  observed.catch(() => {});
+  try {
+    if (upstream.first) {
+      const writer = out.writable.getWriter();
+      await writer.write(upstream.first);
+      writer.releaseLock();
+    }
+    await toClient.pipeTo(out.writable, { preventClose: true, preventAbort: true, signal: stop.signal });
+  } catch (err) {
+    // The upstream failed, relay stopped it, or the client went away (then the error cannot be
+    // written and the upstream is aborted). The blank lines end whatever event the client had a
+    // part of, so that the error event is read as its own.
+    hurry.abort();
+    await fail("\n\n", err);
+    await observed.catch(() => {});
+    return;
+  }
+  // Usage is recorded before the client sees the end, as when relay's pump is on the path: a
+  // caller that reads usage once its stream ended (an agent run) finds it.
+  hurry.abort();
+  await observed.catch(() => {});
+  pump.end();
+  finish(200, null);
+  const writer = out.writable.getWriter();
+  await writer.close().catch(() => {});
+}
+
+/**
+ * Relay's pump between the upstream and the client, for streams whose bytes change: each read
+ * takes everything the upstream has delivered since the last one, the pump turns it into the
+ * client's bytes in one go, and they are written into the client's native stream.
+ */
+async function pumpInto(
+  upstream: OpenStream,
+  pump: StreamPump,
+  out: IdentityTransformStream,
+  within: (chunk: Uint8Array) => boolean,
+  fail: (prefix: string, err: unknown) => Promise<void>,
+  finish: (status: number, code: string | null) => void,
+): Promise<void> {
+  const reader = upstream.body.getReader();
+  const writer = out.writable.getWriter();
+  let clientGone = false;
+  // The client went away while relay waits on the upstream: stop the upstream now.
+  writer.closed.catch(() => {
+    if (finished()) return;
+    clientGone = true;
+    upstream.abort();
+    reader.cancel().catch(() => {});
+  });
+  let done = false;
+  const finished = () => done;
+  try {
+    let chunk = upstream.first;
+    for (;;) {
+      if (chunk) {
+        if (!within(chunk)) throw new Error("too large");
+        // A guarded stream's pump (guardrails/gateway.ts) has already rewritten these bytes.
+        const bytes = pump.push(chunk);
+        if (bytes.length) await writer.write(bytes);
+      }
+      const r = await reader.read();
+      if (r.done) break;
+      chunk = r.value;
+    }
+    const rest = pump.end();
+    if (rest.length) await writer.write(rest);
+    done = true;
+    finish(200, null);
+    await writer.close().catch(() => {});
+  } catch (err) {
+    if (done) return;
+    done = true;
+    reader.cancel().catch(() => {});
+    if (clientGone) {
+      finish(499, "client_closed");
+      return;
+    }
+    writer.releaseLock();
+    await fail("", err);
+  }
 }

@@ -107,8 +107,13 @@ async function handle(c: Context<AppEnv>, endpoint: Endpoint, schema: z.ZodType<
       body,
       raw: changed ? JSON.stringify(body) : raw,
       stream: endpoint !== "embeddings" && body.stream === true,
-      anthropicHeaders: headersNamed(c, ["anthropic-version", "anthropic-beta"]),
-      sessionHeaders: headersNamed(c, SESSION_HEADERS),
+      // Read only by the routes that forward them.
+      get anthropicHeaders() {
+        return headersNamed(c, ["anthropic-version", "anthropic-beta"]);
+      },
+      get sessionHeaders() {
+        return headersNamed(c, SESSION_HEADERS);
+      },
       keepItems: keepItemsToo,
     },
     candidates,

@@ -73,19 +73,20 @@ function lastBoundary(bytes: Uint8Array): number {
 }
 
 /**
- * The OpenAI pass-through on bytes. Upstream chunks are cut at their last event boundary so that
- * events are never split across what is forwarded; a stretch of whole events that does not mention
- * `"usage"` goes to the client as the very bytes that came in. Only a stretch with usage in it is
- * decoded and parsed, to record the usage and, when relay asked for it, remove that chunk.
+ * A pass-through on bytes (OpenAI chat, Anthropic Messages). Upstream chunks are cut at their last
+ * event boundary so that events are never split across what is forwarded; a stretch of whole events
+ * that does not mention `"usage"` goes to the client as the very bytes that came in. Only a stretch
+ * with usage in it is decoded and parsed by the translator, to record the usage and, for the OpenAI
+ * usage chunk relay asked for, remove it.
+ *
+ * Where the client's stream flows natively beside relay (proxy.ts), the same class is the observer:
+ * what push returns is then dropped, and a chunk that completes no event costs one scan for "\n\n".
  */
-export class OpenAIBytePassthrough implements StreamPump {
+export class BytePassthrough implements StreamPump {
   private held: Uint8Array | null = null;
-  private readonly text: OpenAIPassthrough;
   private readonly decoder = new TextDecoder();
 
-  constructor(dropUsageChunk: boolean) {
-    this.text = new OpenAIPassthrough(dropUsageChunk);
-  }
+  constructor(private readonly text: StreamTranslator) {}
 
   /** Bytes to forward for one upstream chunk (possibly empty). */
   push(chunk: Uint8Array): Uint8Array {
@@ -124,5 +125,12 @@ export class OpenAIBytePassthrough implements StreamPump {
 
   usage(): TokenUsage | null {
     return this.text.usage();
+  }
+}
+
+/** The OpenAI chat pass-through: removes the usage chunk relay asked for when the client did not. */
+export class OpenAIBytePassthrough extends BytePassthrough {
+  constructor(dropUsageChunk: boolean) {
+    super(new OpenAIPassthrough(dropUsageChunk));
   }
 }
