@@ -5,13 +5,16 @@ import { findRun } from "../db/queries/runs";
 import { type GatewayContext, gatewayContext, routeContext } from "../gateway/context";
 import { checkPlan } from "../guardrails/gateway";
 import type { AppEnv } from "../http/types";
-import { drainOutbox, record } from "../outbox/outbox";
+import { drainOutbox, recordNow } from "../outbox/outbox";
 import type { RunRecord } from "../outbox/records";
 import { resolveTarget } from "../routing/resolve";
 import { checkTools, type RunBody } from "./body";
 import { broker, RUN_END_CALL } from "./broker";
 import { RunLog } from "./events";
 import { type RunOutcome, type RunSpec, runLoop } from "./loop";
+
+/** How long a run's start waits for its row to be queued (Redis is one round trip; Postgres may be slow). */
+const RECORD_WAIT_MS = 250;
 
 const DEFAULT_ITERATIONS = 8;
 const WATCH_HOURS = 24;
@@ -87,7 +90,11 @@ export async function startRun(c: Context<AppEnv>, body: RunBody): Promise<Respo
     completedAt: outcome ? new Date().toISOString() : null,
     updatedAt: new Date().toISOString(),
   });
-  ctx.waitUntil(record(config, { kind: "run", ...row(null) }));
+  // Queued now, not in the next batch: a client may read the run (GET /v1/runs/:id, its events,
+  // the console) as soon as it has the id. The response waits for the queue a moment at most.
+  const stored = recordNow(config, { kind: "run", ...row(null) });
+  ctx.waitUntil(stored);
+  await Promise.race([stored, new Promise((r) => setTimeout(r, RECORD_WAIT_MS))]);
 
   // The run outlives this request's database handle (closed once the response starts).
   const db = new RequestDb(config);
