@@ -7,18 +7,9 @@ import { hashApiKey, isWellFormedApiKey } from "./api-key";
 import { blockedMs, clientAddress, failedAuthentication, tooManyFailures } from "./failures";
 import { keyCache } from "./key-cache";
 
-// Hashing the presented key costs a digest per request; a warm key's hash is remembered.
-const hashes = new Map<string, string>();
-const MAX_HASHES = 10_000;
-
-async function hashOf(key: string): Promise<string> {
-  let hash = hashes.get(key);
-  if (hash) return hash;
-  hash = await hashApiKey(key);
-  if (hashes.size >= MAX_HASHES) hashes.clear();
-  hashes.set(key, hash);
-  return hash;
-}
+// The presented key is hashed on every request and never kept: a SHA-256 digest costs
+// microseconds, while a map from raw key to hash would hold thousands of live secrets in the
+// isolate. Everything remembered about a key (the cache below) is keyed by its hash.
 
 // last_used_at is bookkeeping, not security: write it at most once a minute per key per isolate.
 const TOUCH_INTERVAL_MS = 60_000;
@@ -58,7 +49,7 @@ export const requireApiKey: MiddlewareHandler<AppEnv> = async (c, next) => {
   }
   if (!isWellFormedApiKey(key)) throw await failedAuthentication(config, address, invalidKey());
 
-  const hash = await hashOf(key);
+  const hash = await hashApiKey(key);
   const blocked = blockedMs(config, address);
   if (blocked > 0 && !keyCache.peek(hash)) throw tooManyFailures(blocked);
   const handle = c.get("db");
