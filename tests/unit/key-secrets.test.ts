@@ -3,7 +3,7 @@ import { Hono } from "hono";
 import { describe, expect, it } from "vitest";
 import { hashApiKey } from "../../workers/auth/api-key";
 import { keyCache } from "../../workers/auth/key-cache";
-import { requireApiKey } from "../../workers/auth/middleware";
+import { requireApiKey, TouchSchedule } from "../../workers/auth/middleware";
 import { loadConfig } from "../../workers/config/env";
 import type { AppEnv, Caller } from "../../workers/http/types";
 
@@ -56,4 +56,21 @@ describe("raw API keys in the isolate", () => {
     expect(await heapContains(hash)).toBe(true); // the search works: the cache holds the hash
     expect(await heapContains(secretBody)).toBe(false);
   }, 60_000);
+});
+
+describe("last-used bookkeeping in the isolate", () => {
+  it("touches a key at most once per interval", () => {
+    const touches = new TouchSchedule(60_000, 100);
+    expect(touches.due("k1", 1_000)).toBe(true);
+    expect(touches.due("k1", 30_000)).toBe(false);
+    expect(touches.due("k1", 61_000)).toBe(true);
+  });
+
+  it("stays bounded however many keys come and go (key churn)", () => {
+    const touches = new TouchSchedule(60_000, 100);
+    for (let i = 0; i < 1_000; i++) touches.due(`key-${i}`, i * 1_000); // one new key a second
+    expect(touches.size).toBeLessThanOrEqual(100);
+    // Entries still within the interval are kept: the latest key is not due again.
+    expect(touches.due("key-999", 999_500)).toBe(false);
+  });
 });

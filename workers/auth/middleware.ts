@@ -13,7 +13,36 @@ import { keyCache } from "./key-cache";
 
 // last_used_at is bookkeeping, not security: write it at most once a minute per key per isolate.
 const TOUCH_INTERVAL_MS = 60_000;
-const lastTouched = new Map<string, number>();
+
+/**
+ * When each key was last touched, bounded: keys come and go (created, revoked) for as long as the
+ * isolate lives, and an entry older than the interval means the same as no entry, so those are what
+ * make room.
+ */
+export class TouchSchedule {
+  private readonly last = new Map<string, number>();
+  constructor(
+    private readonly intervalMs: number,
+    private readonly maxKeys: number,
+  ) {}
+
+  /** Whether the key is due a touch now; if so, it counts as touched. */
+  due(keyId: string, now: number): boolean {
+    if ((this.last.get(keyId) ?? Number.NEGATIVE_INFINITY) + this.intervalMs > now) return false;
+    if (!this.last.has(keyId) && this.last.size >= this.maxKeys) {
+      for (const [id, at] of this.last) if (at + this.intervalMs <= now) this.last.delete(id);
+      if (this.last.size >= this.maxKeys) this.last.clear(); // all fresh: a few extra writes, no growth
+    }
+    this.last.set(keyId, now);
+    return true;
+  }
+
+  get size(): number {
+    return this.last.size;
+  }
+}
+
+const touches = new TouchSchedule(TOUCH_INTERVAL_MS, 10_000);
 
 function presentedKey(authorization: string | undefined, xApiKey: string | undefined): string | undefined {
   if (authorization) {
@@ -64,10 +93,6 @@ export const requireApiKey: MiddlewareHandler<AppEnv> = async (c, next) => {
   if (expiresAt !== null && Date.now() >= expiresAt) throw keyExpired(expiresAt);
   c.set("caller", caller);
 
-  const now = Date.now();
-  if ((lastTouched.get(caller.keyId) ?? 0) + TOUCH_INTERVAL_MS <= now) {
-    lastTouched.set(caller.keyId, now);
-    handle.defer(() => touchApiKey(handle.db, caller.keyId));
-  }
+  if (touches.due(caller.keyId, Date.now())) handle.defer(() => touchApiKey(handle.db, caller.keyId));
   await next();
 };
