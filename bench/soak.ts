@@ -15,6 +15,7 @@ import {
 import { type Env, loadConfig } from "../workers/config/env";
 import { outboxKeys } from "../workers/outbox/queue";
 import { seedRelay } from "./seed";
+import { connectHeapProbe, type HeapProbe } from "./soak-heap";
 import { KINDS, type Kind, type SoakJob, type WindowLine } from "./soak-load";
 import { judgeMemory, type MemoryVerdict, type RssSample } from "./soak-memory";
 import { buildWorker, cpuNs, rssKb, serveWithWorkerd } from "./workerd";
@@ -59,6 +60,8 @@ const mb = (kb: number) => (kb / 1024).toFixed(0);
 interface Row {
   line: WindowLine;
   rss: Record<string, number>;
+  /** Each process's live JavaScript heap after a full collection, in KiB (processes that answer). */
+  heap: Record<string, number>;
   /** Each process's CPU over the window, in % of one core. */
   cpu: Record<string, number>;
   /** Each process's time runnable but waiting for a CPU over the window, in % of the window (summed over threads). */
@@ -100,12 +103,20 @@ async function main(): Promise<number> {
     database = await createScratchDatabase(PG_ADMIN_URL, "relay_soak");
 
     const mockPort = await freePort();
+    const inspect = {
+      relay: await freePort(),
+      sidecar: await freePort(),
+      mock: await freePort(),
+      load: await freePort(),
+    };
+    const inspectFlag = (port: number) => `--inspect=127.0.0.1:${port}`;
     const client = withNode(onClientCore);
     const mock = startProcess(
       "mock",
       client[0] as string,
       [
         ...client.slice(1),
+        inspectFlag(inspect.mock),
         "--no-warnings",
         "--import",
         "tsx",
@@ -128,6 +139,7 @@ async function main(): Promise<number> {
         REDIS_URL,
         RELAY_REDIS_REST_TOKEN: redisToken,
         RELAY_INTERNAL_SECRET: internalSecret,
+        NODE_OPTIONS: inspectFlag(inspect.sidecar),
       },
       { wrap: onClientCore },
     );
@@ -141,6 +153,7 @@ async function main(): Promise<number> {
       name: "relay",
       bundleDir: resolve(BUILD, "relay"),
       port: relayPort,
+      inspectorPort: inspect.relay,
       wrap: onServerCore,
       compatibilityFlags: ["nodejs_compat", "enable_request_signal"],
       bindings: {
@@ -235,10 +248,11 @@ async function main(): Promise<number> {
       return rss;
     };
 
-    const header = `${"t".padStart(5)} ${"open".padStart(5)} ${"streams/s".padStart(9)} ${"json/s".padStart(6)} ${"runs/s".padStart(6)} ${"churn/s".padStart(7)} ${"errors".padStart(6)} ${"stream p99".padStart(10)} ${"ttfb p99".padStart(8)}  RSS MiB: ${Object.keys(pids).join(" / ")} / load / soak  outbox  CPU % of a core: the same + others`;
+    const header = `${"t".padStart(5)} ${"open".padStart(5)} ${"streams/s".padStart(9)} ${"json/s".padStart(6)} ${"runs/s".padStart(6)} ${"churn/s".padStart(7)} ${"errors".padStart(6)} ${"stream p99".padStart(10)} ${"ttfb p99".padStart(8)}  RSS MiB: ${Object.keys(pids).join(" / ")} / load / soak  outbox  CPU % of a core: the same + others  live heap MiB: relay / sidecar / mock / load`;
     console.log(`load for ${minutes} min; one line per ${WINDOW_MS / 1000} s\n${header}`);
     const loadArgs = [
       ...client.slice(1),
+      inspectFlag(inspect.load),
       "--no-warnings",
       "--import",
       "tsx",
@@ -249,17 +263,20 @@ async function main(): Promise<number> {
     const load = startProcess("load", client[0] as string, loadArgs, {
       quiet: true,
       onOutput: (text) => {
-        if (text.trim() && !text.startsWith("{")) console.log(`[load] ${text}`);
+        if (text.trim() && !/^(\{|Debugger listening|For help, see)/.test(text))
+          console.log(`[load] ${text}`);
       },
       onLine: (text) => {
         if (!text.startsWith("{")) return;
         const line = JSON.parse(text) as WindowLine;
         if (line.type === "total") {
           total = line;
+          // A Node process with an inspector session open waits for it to close before it exits.
+          void probes.then((p) => p.load?.close());
           return;
         }
         const rss = sampleRss();
-        const row: Row = { line, rss, ...sampleCpu(), outbox: -1 };
+        const row: Row = { line, rss, heap: {}, ...sampleCpu(), outbox: -1 };
         rows.push(row);
         for (const [name, kb] of Object.entries(rss)) {
           samples[name] ??= [];
@@ -268,6 +285,13 @@ async function main(): Promise<number> {
         // Printed in order, each once its outbox length is known.
         printing = printing.then(async () => {
           row.outbox = (await redis?.llen(queue).catch(() => -1)) ?? -1;
+          for (const [name, probe] of Object.entries(await probes)) {
+            const kb = await probe.liveKb().catch(() => null);
+            if (kb === null) continue;
+            row.heap[name] = kb;
+            heapSamples[name] ??= [];
+            heapSamples[name].push({ atMs: line.atMs, rssKb: kb });
+          }
           console.log(formatRow(row));
           for (const e of line.errorSamples) console.log(`      ! ${e}`);
         });
@@ -275,11 +299,30 @@ async function main(): Promise<number> {
     });
     processes.push(load);
     pids.load = load.child.pid;
+    const heapSamples: Record<string, RssSample[]> = {};
+    // Connected once each inspector listens; a process that never answers is judged by RSS alone.
+    const probes = (async () => {
+      const out: Record<string, HeapProbe> = {};
+      for (const [name, port] of Object.entries(inspect)) {
+        let error: unknown;
+        for (let attempt = 0; attempt < 20 && !out[name]; attempt++) {
+          try {
+            out[name] = await connectHeapProbe(port);
+          } catch (err) {
+            error = err;
+            await new Promise((r) => setTimeout(r, 250));
+          }
+        }
+        if (!out[name]) console.log(`(no heap figures for ${name}: ${String(error)})`);
+      }
+      return out;
+    })();
     sampleCpu();
     const code = await load.exited;
     if (code !== 0 || !total) throw new Error(`the load generator exited with ${code} before its totals`);
     const totals = total as WindowLine;
     await printing;
+    for (const probe of Object.values(await probes)) probe.close();
 
     // What the load left queued is drained, as the cron would: nothing may be left behind.
     let left = await redis.llen(queue);
@@ -294,13 +337,23 @@ async function main(): Promise<number> {
     const verdicts = Object.fromEntries(
       Object.entries(samples).map(([name, s]) => [name, judgeMemory(s, durationMs)]),
     ) as Record<string, MemoryVerdict>;
+    const heapVerdicts = Object.fromEntries(
+      Object.entries(heapSamples).map(([name, s]) => [name, judgeMemory(s, durationMs)]),
+    ) as Record<string, MemoryVerdict>;
     const errors = KINDS.reduce((t, k) => t + totals.kinds[k].errors, 0);
-    const growing = Object.entries(verdicts).filter(([, v]) => v.verdict === "growing");
+    const growing = [
+      ...Object.entries(verdicts)
+        .filter(([, v]) => v.verdict === "growing")
+        .map(([name, v]) => [`${name}'s RSS`, v] as const),
+      ...Object.entries(heapVerdicts)
+        .filter(([, v]) => v.verdict === "growing")
+        .map(([name, v]) => [`${name}'s live heap`, v] as const),
+    ];
     const problems = [
       ...(errors ? [`${errors} failed requests`] : []),
       ...(workerErrors.length ? [`${workerErrors.length} error lines in the Worker's log`] : []),
       ...(left > 0 ? [`${left} outbox items still queued after the drain`] : []),
-      ...growing.map(([name, v]) => `${name}'s memory grows ${v.slopeMbPerMin?.toFixed(1)} MiB/min`),
+      ...growing.map(([what, v]) => `${what} grows ${v.slopeMbPerMin?.toFixed(1)} MiB/min`),
     ];
     const markdown = report({
       started,
@@ -309,6 +362,7 @@ async function main(): Promise<number> {
       totals,
       rows,
       verdicts,
+      heapVerdicts,
       outboxLeft: left,
       workerErrors,
       workerWarnings,
@@ -319,7 +373,7 @@ async function main(): Promise<number> {
     writeFileSync(resolve(OUT, `${stem}.md`), markdown);
     writeFileSync(
       resolve(OUT, `${stem}.json`),
-      JSON.stringify({ job, totals, rows, verdicts, problems }, null, 1),
+      JSON.stringify({ job, totals, rows, verdicts, heapVerdicts, problems }, null, 1),
     );
     console.log(`\n${markdown}\nwritten to bench-results/${stem}.{md,json}`);
     return problems.length ? 1 : 0;
@@ -332,7 +386,7 @@ async function main(): Promise<number> {
   }
 }
 
-function formatRow({ line, rss, cpu, waiting, otherCpu, outbox }: Row): string {
+function formatRow({ line, rss, heap, cpu, waiting, otherCpu, outbox }: Row): string {
   const per = (k: Kind) => (line.kinds[k].ok / (WINDOW_MS / 1000)).toFixed(k === "stream" ? 0 : 1);
   const errors = KINDS.reduce((t, k) => t + line.kinds[k].errors, 0);
   return [
@@ -351,6 +405,7 @@ function formatRow({ line, rss, cpu, waiting, otherCpu, outbox }: Row): string {
       .map((c) => c.toFixed(0))
       .join(" / ")} + ${otherCpu.toFixed(0)}`,
     ` relay waited ${(waiting.relay ?? 0).toFixed(0)} %`,
+    `  heap ${["relay", "sidecar", "mock", "load"].map((n) => (heap[n] === undefined ? "?" : mb(heap[n]))).join(" / ")}`,
   ].join(" ");
 }
 
@@ -363,6 +418,7 @@ function report(r: {
   totals: WindowLine;
   rows: Row[];
   verdicts: Record<string, MemoryVerdict>;
+  heapVerdicts: Record<string, MemoryVerdict>;
   outboxLeft: number;
   workerErrors: string[];
   workerWarnings: number;
@@ -387,19 +443,22 @@ function report(r: {
       return `| ${k} | ${s.ok} | ${(s.ok / seconds).toFixed(1)} | ${s.errors} | ${s.p99Ms} ms |`;
     }),
     "",
-    `RSS sampled every ${WINDOW_MS / 1000} s; the slope is fitted over the second half of the run (after warm-up), and a process is "growing" when the fitted line rises across it by more than max(10 MiB, 5 % of its RSS).`,
+    `Sampled every ${WINDOW_MS / 1000} s: RSS, and the live JavaScript heap after a full collection (through each process's inspector). ` +
+      "Slopes are fitted over the second half of the run (after warm-up); a process is growing when the fitted line rises across it by more than max(10 MiB, 5 %).",
     "",
-    "| process | RSS first sample | RSS at half | RSS last | min–max, second half | slope, second half | verdict |",
-    "| ------- | ---------------: | ----------: | -------: | -------------------: | -----------------: | ------- |",
+    "| process | RSS first | RSS at half | RSS last | RSS slope, 2nd half | RSS | live heap at half | live heap last | heap slope, 2nd half | heap |",
+    "| ------- | --------: | ----------: | -------: | ------------------: | --- | ----------------: | -------------: | -------------------: | ---- |",
     ...Object.entries(r.verdicts).map(([name, v]) => {
-      const all = r.rows.map((row) => row.rss[name] ?? 0);
-      const second = r.rows
-        .filter((row) => row.line.atMs >= r.durationMs / 2)
-        .map((row) => row.rss[name] ?? 0);
-      const half = second[0] ?? 0;
-      const slope = v.slopeMbPerMin === null ? "–" : `${v.slopeMbPerMin.toFixed(2)} MiB/min`;
-      const range = second.length ? `${mb(Math.min(...second))}–${mb(Math.max(...second))} MiB` : "–";
-      return `| ${name} | ${mb(all[0] ?? 0)} MiB | ${mb(half)} MiB | ${mb(all.at(-1) ?? 0)} MiB | ${range} | ${slope} | ${v.verdict} |`;
+      const at = (of: "rss" | "heap", which: "half" | "last" | "first") => {
+        const rows = which === "half" ? r.rows.filter((row) => row.line.atMs >= r.durationMs / 2) : r.rows;
+        const values = rows.map((row) => row[of][name]).filter((x): x is number => x !== undefined);
+        const x = which === "last" ? values.at(-1) : values[0];
+        return x === undefined ? "–" : `${mb(x)} MiB`;
+      };
+      const slopeOf = (m?: MemoryVerdict) =>
+        m?.slopeMbPerMin == null ? "–" : `${m.slopeMbPerMin.toFixed(2)} MiB/min`;
+      const h = r.heapVerdicts[name];
+      return `| ${name} | ${at("rss", "first")} | ${at("rss", "half")} | ${at("rss", "last")} | ${slopeOf(v)} | ${v.verdict} | ${at("heap", "half")} | ${at("heap", "last")} | ${slopeOf(h)} | ${h?.verdict ?? "–"} |`;
     }),
     "",
     `CPU, mean over the run in % of one core: ${Object.keys(r.verdicts)
