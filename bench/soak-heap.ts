@@ -7,7 +7,7 @@ import WebSocket from "ws";
 // read as it stands (garbage included), which a small isolate heap collected often makes do.
 
 export interface HeapProbe {
-  /** Used heap after a full collection where the process can be asked for one, in KiB; null if it does not answer. */
+  /** Used heap (and ArrayBuffer storage) after a full collection where the process can be asked for one, in KiB; null if it does not answer. */
   liveKb(): Promise<number | null>;
   close(): void;
 }
@@ -46,8 +46,10 @@ export async function connectHeapProbe(inspectorPort: number): Promise<HeapProbe
       if (ws.readyState !== WebSocket.OPEN) return null;
       if (collects) collects = !(await send("HeapProfiler.collectGarbage")).error;
       const usage = await send("Runtime.getHeapUsage");
-      const used = (usage.result as { usedSize?: number } | undefined)?.usedSize;
-      return typeof used === "number" ? used / 1024 : null;
+      // ArrayBuffer storage too (stream chunks live there, outside the heap proper) where reported.
+      const result = usage.result as { usedSize?: number; backingStorageSize?: number } | undefined;
+      if (typeof result?.usedSize !== "number") return null;
+      return (result.usedSize + (result.backingStorageSize ?? 0)) / 1024;
     },
     close: () => ws.close(),
   };

@@ -32,7 +32,8 @@ export interface KindStats {
 }
 
 export interface WindowLine {
-  type: "window" | "total";
+  /** "tail": the last, partial window, while the streams wind down (not a sample of the load). */
+  type: "window" | "tail" | "total";
   /** Milliseconds since the load started, at the end of the window. */
   atMs: number;
   /** Streams open at the end of the window. */
@@ -365,7 +366,7 @@ async function main(job: SoakJob): Promise<void> {
   for (const t of timers) if (t) clearInterval(t);
   await Promise.all(inFlight);
   clearInterval(windows);
-  emit("window", windowed, errorSamples);
+  emit("tail", windowed, errorSamples);
   emit("total", total, allErrorSamples);
   await Promise.all([streamPool.close(), otherPool.close()]);
 }

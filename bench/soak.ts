@@ -278,7 +278,10 @@ async function main(): Promise<number> {
         const rss = sampleRss();
         const row: Row = { line, rss, heap: {}, ...sampleCpu(), outbox: -1 };
         rows.push(row);
+        // Only samples under load are judged: not the tail, while the streams wind down.
+        const judged = line.type === "window";
         for (const [name, kb] of Object.entries(rss)) {
+          if (!judged) break;
           samples[name] ??= [];
           samples[name].push({ atMs: line.atMs, rssKb: kb });
         }
@@ -289,6 +292,7 @@ async function main(): Promise<number> {
             const kb = await probe.liveKb().catch(() => null);
             if (kb === null) continue;
             row.heap[name] = kb;
+            if (!judged) continue;
             heapSamples[name] ??= [];
             heapSamples[name].push({ atMs: line.atMs, rssKb: kb });
           }
@@ -450,7 +454,8 @@ function report(r: {
     "| ------- | --------: | ----------: | -------: | ------------------: | --- | ----------------: | -------------: | -------------------: | ---- |",
     ...Object.entries(r.verdicts).map(([name, v]) => {
       const at = (of: "rss" | "heap", which: "half" | "last" | "first") => {
-        const rows = which === "half" ? r.rows.filter((row) => row.line.atMs >= r.durationMs / 2) : r.rows;
+        const loaded = r.rows.filter((row) => row.line.type === "window");
+        const rows = which === "half" ? loaded.filter((row) => row.line.atMs >= r.durationMs / 2) : loaded;
         const values = rows.map((row) => row[of][name]).filter((x): x is number => x !== undefined);
         const x = which === "last" ? values.at(-1) : values[0];
         return x === undefined ? "–" : `${mb(x)} MiB`;
