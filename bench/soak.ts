@@ -470,7 +470,8 @@ function report(r: {
       .map((name) => `${name} ${meanOf(r.rows.map((row) => row.cpu[name] ?? 0)).toFixed(0)}`)
       .join(
         ", ",
-      )}; everything else on the machine ${meanOf(r.rows.map((row) => row.otherCpu)).toFixed(0)} (of ${availableParallelism() * 100}).`,
+      )}; everything else on the machine ${meanOf(r.rows.map((row) => row.otherCpu)).toFixed(0)} (of ${availableParallelism() * 100}). ` +
+      `Relay's threads were runnable but waiting for a CPU ${meanOf(r.rows.map((row) => row.waiting.relay ?? 0)).toFixed(0)} % of the time.`,
     "",
     `Outbox items queued after the final drain: ${r.outboxLeft}. Worker log: ${r.workerErrors.length} error lines, ${r.workerWarnings} warnings.`,
     ...r.workerErrors.slice(0, 5).map((e) => `- \`${e}\``),
