@@ -11,6 +11,9 @@
 // Model `bench-tool` (OpenAI format) is the agent-run turn of the broker bench: without a tool
 // result in the conversation it calls the tool `lookup`; with one it answers `woke <ms>`, the
 // moment (performance clock, epoch ms) the follow-up call arrived, so the client can time the wake.
+// A streamed OpenAI request that offers tools and carries no tool result yet (an agent run's first
+// turn) is answered with a call of its first tool instead, the way OpenAI streams one; the next turn
+// (with the result) gets the usual text stream.
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 
 const port = Number(process.argv[2] ?? 0);
@@ -188,6 +191,29 @@ function toolTurn(res: ServerResponse, stream: boolean, wokeAt: number | null): 
   res.end(openAI.done);
 }
 
+let toolCalls = 0;
+/** Arguments the soak's tools accept: the builtin calculator's, or anything for a function tool. */
+const toolArguments = (name: string) => (name === "calculator" ? '{"a":6,"b":7,"op":"*"}' : '{"q":"soak"}');
+
+function toolCallShape(text: string): Shape {
+  const body = JSON.parse(text) as { tools: { function: { name: string } }[] };
+  const name = body.tools[0]?.function.name ?? "tool";
+  const call = { index: 0, id: `call_${++toolCalls}`, type: "function", function: { name, arguments: "" } };
+  const args = toolArguments(name);
+  return {
+    events: [
+      openAI.head[0] as Buffer,
+      chunk({ tool_calls: [call] }),
+      chunk({ tool_calls: [{ index: 0, function: { arguments: args } }] }),
+      chunk({}, "tool_calls"),
+      openAI.usage,
+      openAI.done,
+    ],
+    firstToken: 1,
+    tokens: 0,
+  };
+}
+
 async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
   if (req.method === "GET" && req.url === "/health") {
     res.end("ok");
@@ -211,6 +237,8 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
       res.end(openAIJson);
       return;
     }
+    if (text.includes('"tools":') && !text.includes('"role":"tool"'))
+      return stream(res, toolCallShape(text), 0, false);
     return stream(res, shape("openai", tokens, text.includes('"include_usage":true')), delay, once);
   }
   if (req.url?.startsWith("/anthropic/")) {

@@ -7,22 +7,42 @@ import { hashApiKey, isWellFormedApiKey } from "./api-key";
 import { blockedMs, clientAddress, failedAuthentication, tooManyFailures } from "./failures";
 import { keyCache } from "./key-cache";
 
-// Hashing the presented key costs a digest per request; a warm key's hash is remembered.
-const hashes = new Map<string, string>();
-const MAX_HASHES = 10_000;
-
-async function hashOf(key: string): Promise<string> {
-  let hash = hashes.get(key);
-  if (hash) return hash;
-  hash = await hashApiKey(key);
-  if (hashes.size >= MAX_HASHES) hashes.clear();
-  hashes.set(key, hash);
-  return hash;
-}
+// The presented key is hashed on every request and never kept: a SHA-256 digest costs
+// microseconds, while a map from raw key to hash would hold thousands of live secrets in the
+// isolate. Everything remembered about a key (the cache below) is keyed by its hash.
 
 // last_used_at is bookkeeping, not security: write it at most once a minute per key per isolate.
 const TOUCH_INTERVAL_MS = 60_000;
-const lastTouched = new Map<string, number>();
+
+/**
+ * When each key was last touched, bounded: keys come and go (created, revoked) for as long as the
+ * isolate lives, and an entry older than the interval means the same as no entry, so those are what
+ * make room.
+ */
+export class TouchSchedule {
+  private readonly last = new Map<string, number>();
+  constructor(
+    private readonly intervalMs: number,
+    private readonly maxKeys: number,
+  ) {}
+
+  /** Whether the key is due a touch now; if so, it counts as touched. */
+  due(keyId: string, now: number): boolean {
+    if ((this.last.get(keyId) ?? Number.NEGATIVE_INFINITY) + this.intervalMs > now) return false;
+    if (!this.last.has(keyId) && this.last.size >= this.maxKeys) {
+      for (const [id, at] of this.last) if (at + this.intervalMs <= now) this.last.delete(id);
+      if (this.last.size >= this.maxKeys) this.last.clear(); // all fresh: a few extra writes, no growth
+    }
+    this.last.set(keyId, now);
+    return true;
+  }
+
+  get size(): number {
+    return this.last.size;
+  }
+}
+
+const touches = new TouchSchedule(TOUCH_INTERVAL_MS, 10_000);
 
 function presentedKey(authorization: string | undefined, xApiKey: string | undefined): string | undefined {
   if (authorization) {
@@ -58,7 +78,7 @@ export const requireApiKey: MiddlewareHandler<AppEnv> = async (c, next) => {
   }
   if (!isWellFormedApiKey(key)) throw await failedAuthentication(config, address, invalidKey());
 
-  const hash = await hashOf(key);
+  const hash = await hashApiKey(key);
   const blocked = blockedMs(config, address);
   if (blocked > 0 && !keyCache.peek(hash)) throw tooManyFailures(blocked);
   const handle = c.get("db");
@@ -73,10 +93,6 @@ export const requireApiKey: MiddlewareHandler<AppEnv> = async (c, next) => {
   if (expiresAt !== null && Date.now() >= expiresAt) throw keyExpired(expiresAt);
   c.set("caller", caller);
 
-  const now = Date.now();
-  if ((lastTouched.get(caller.keyId) ?? 0) + TOUCH_INTERVAL_MS <= now) {
-    lastTouched.set(caller.keyId, now);
-    handle.defer(() => touchApiKey(handle.db, caller.keyId));
-  }
+  if (touches.due(caller.keyId, Date.now())) handle.defer(() => touchApiKey(handle.db, caller.keyId));
   await next();
 };
