@@ -182,74 +182,48 @@ describe("timeouts and limits", () => {
     );
   });
 
-  it("aborts the upstream request when the client of a native stream disconnects", async () => {
-    const { apiKey } = await gatewayTenant();
-    const model = unique("gpt-4o-mini", "stall3000");
-    const self = (exports as unknown as { default: Fetcher }).default;
-    const res = await self.fetch(
-      new Request(`${BASE}/v1/chat/completions`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" },
-        body: JSON.stringify({
-          model,
-          messages: hello,
-          stream: true,
-          stream_options: { include_usage: true },
-        }),
-      }),
-    );
-    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
-    const first = await reader.read();
-    expect(new TextDecoder().decode(first.value)).toContain('"role":"assistant"');
-    await reader.cancel();
-    let closedEarly = false;
-    for (let i = 0; i < 40 && !closedEarly; i++) {
-      await new Promise((r) => setTimeout(r, 50));
-      closedEarly = (await upstreamSaw(model))[0]?.closedEarly ?? false;
-    }
-    expect(closedEarly).toBe(true);
-  });
-
-  it("aborts the upstream request when the client disconnects", async () => {
-    const { apiKey } = await gatewayTenant();
-    const model = unique("gpt-4o-mini", "stall3000");
-    const self = (exports as unknown as { default: Fetcher }).default;
-    const res = await self.fetch(
-      new Request(`${BASE}/v1/chat/completions`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" },
-        body: JSON.stringify({ model, messages: hello, stream: true }),
-      }),
-    );
-    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
-    const first = await reader.read();
-    expect(new TextDecoder().decode(first.value)).toContain('"role":"assistant"');
-    await reader.cancel();
-    let closedEarly = false;
-    for (let i = 0; i < 40 && !closedEarly; i++) {
-      await new Promise((r) => setTimeout(r, 50));
-      closedEarly = (await upstreamSaw(model))[0]?.closedEarly ?? false;
-    }
-    expect(closedEarly).toBe(true);
-  });
-
-  // The Responses API streams through the same pump, translated: a disconnect must reach upstream too.
-  for (const base of ["gpt-4o-mini", "claude-sonnet-4-5"]) {
-    it(`aborts the upstream request when a /v1/responses client disconnects (${base})`, async () => {
+  // Every way a stream reaches the client — relay's loop, the native pass-through, the Responses
+  // API translated from either format — must carry a disconnect through to the upstream.
+  for (const [name, path, base, extra, firstHas] of [
+    ["the client disconnects", "/v1/chat/completions", "gpt-4o-mini", {}, '"role":"assistant"'],
+    [
+      "the client of a native stream disconnects",
+      "/v1/chat/completions",
+      "gpt-4o-mini",
+      { stream_options: { include_usage: true } },
+      '"role":"assistant"',
+    ],
+    [
+      "a /v1/responses client disconnects (gpt-4o-mini)",
+      "/v1/responses",
+      "gpt-4o-mini",
+      {},
+      "response.created",
+    ],
+    [
+      "a /v1/responses client disconnects (claude-sonnet-4-5)",
+      "/v1/responses",
+      "claude-sonnet-4-5",
+      {},
+      "response.created",
+    ],
+  ] as const) {
+    it(`aborts the upstream request when ${name}`, async () => {
       const { apiKey } = await gatewayTenant();
       const model = unique(base, "stall3000");
+      const input = path === "/v1/responses" ? { input: "hello" } : { messages: hello };
       const self = (exports as unknown as { default: Fetcher }).default;
       const res = await self.fetch(
-        new Request(`${BASE}/v1/responses`, {
+        new Request(`${BASE}${path}`, {
           method: "POST",
           headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" },
-          body: JSON.stringify({ model, input: "hello", stream: true }),
+          body: JSON.stringify({ model, ...input, stream: true, ...extra }),
         }),
       );
       expect(res.status).toBe(200);
       const reader = (res.body as ReadableStream<Uint8Array>).getReader();
       const first = await reader.read();
-      expect(new TextDecoder().decode(first.value)).toContain("response.created");
+      expect(new TextDecoder().decode(first.value)).toContain(firstHas);
       await reader.cancel();
       let closedEarly = false;
       for (let i = 0; i < 40 && !closedEarly; i++) {
