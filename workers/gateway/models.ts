@@ -31,6 +31,7 @@ function knownContext(id: string): number | undefined {
 }
 
 const LISTING_TTL_MS = 5 * 60_000;
+const SWEEP_AT = 256;
 const listings = new Map<
   string,
   { expiresAt: number; models: Promise<{ id: string; context?: number }[]> }
@@ -81,6 +82,12 @@ function upstreamModels(
       );
       return [];
     });
+  // Entries of changed or deleted credentials are never asked for again: sweep the expired ones
+  // now and then, so credential churn cannot grow the map for the isolate's lifetime.
+  if (listings.size >= SWEEP_AT) {
+    const now = Date.now();
+    for (const [k, v] of listings) if (v.expiresAt <= now) listings.delete(k);
+  }
   listings.set(key, { expiresAt: Date.now() + LISTING_TTL_MS, models });
   return models;
 }
