@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { signInternalJwt } from "../../common/internal-jwt";
+import { freePort } from "../../scripts/lib/processes";
 import { loadSidecarConfig } from "../../sidecar/src/config";
 import { startSidecar } from "../../sidecar/src/main";
 import { ROOT } from "../helpers/stack";
@@ -11,7 +12,6 @@ const FAKE = resolve(ROOT, "tests/fixtures/fake-llama-server.mjs");
 const OPERATOR = "operator-token-for-the-tests";
 const SECRET = "internal-secret-for-the-tests-0123";
 const stateDir = mkdtempSync(join(tmpdir(), "relay-lifecycle-"));
-let portBase = 42000 + Math.floor(Math.random() * 2000);
 
 // Every model this file starts carries this mark, so the leftover check counts only its own (other
 // test files run fake models at the same time).
@@ -25,7 +25,9 @@ type Running = Awaited<ReturnType<typeof startSidecar>>;
 const running: Running[] = [];
 
 async function sidecar(models: Record<string, object>, settings: Record<string, string> = {}) {
-  portBase += 20;
+  // A port the system says is free, not a fixed range: other test files start servers at the same
+  // time, on ports the system hands out (a model's health check answered by one of them is not ours).
+  const portBase = await freePort();
   const config = loadSidecarConfig({
     RELAY_SIDECAR_PORT: "0",
     RELAY_MODEL_LIFECYCLE_ENABLED: "true",
@@ -294,11 +296,10 @@ describe("sidecar API", () => {
 describe("shutdown and recovery", () => {
   it("drains in-flight requests on SIGTERM, then stops every model", async () => {
     const { startSidecarProcess } = await import("../../scripts/lib/scratch");
-    portBase += 20;
     const side = await startSidecarProcess({
       RELAY_MODEL_LIFECYCLE_ENABLED: "true",
       RELAY_MODEL_MAP: JSON.stringify({ slow: { cmd: cmd({ FAKE_DELAY_MS: 1500 }), ctx_size: 1 } }),
-      RELAY_MODEL_PORT_BASE: String(portBase),
+      RELAY_MODEL_PORT_BASE: String(await freePort()),
       RELAY_OPERATOR_TOKEN: OPERATOR,
       RELAY_LIFECYCLE_STATE_FILE: join(stateDir, "drain.json"),
     });
@@ -321,8 +322,7 @@ describe("shutdown and recovery", () => {
 
   it("reclaims the ports of models a crashed run left behind", async () => {
     const { spawn } = await import("node:child_process");
-    portBase += 20;
-    const orphanPort = portBase;
+    const orphanPort = await freePort();
     const orphan = spawn("sh", ["-c", cmd()], {
       env: { ...process.env, LLAMA_PORT: String(orphanPort) },
       detached: true,
@@ -339,7 +339,6 @@ describe("shutdown and recovery", () => {
       stateFile,
       JSON.stringify([{ pid: orphan.pid, port: orphanPort }]),
     );
-    portBase -= 20; // the new sidecar's models start at the orphan's port
     const { chat } = await sidecar(
       { m: { cmd: cmd({ FAKE_MODE: "ok" }), ctx_size: 1, port: orphanPort } },
       { RELAY_LIFECYCLE_STATE_FILE: stateFile },
