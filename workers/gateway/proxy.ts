@@ -19,7 +19,7 @@ export interface ProxyInput {
   candidates: string[];
   warnings: string[];
   /** Called with the assistant message items of a translated Responses answer once it completed. */
-  keep?: (items: Json[]) => void;
+  keep?: (items: Json[]) => Promise<void>;
   /**
    * The guardrails the client asked for (the body's `guardrails`, already removed from it). The
    * plan's pre_call guardrails rewrite `client.body` in place: pass a body the caller may lose.
@@ -201,13 +201,13 @@ async function forward(
         });
         const warnings = [...input.warnings, ...(plan.warnings ?? [])];
         if (warnings.length) headers.set("x-relay-warning", warnings.join("; "));
-        const done = () => {
+        const done = (): Promise<void> => {
           const items = input.keep && plan.messages?.();
-          if (items?.length) input.keep?.(items);
+          return items?.length && input.keep ? input.keep(items) : Promise.resolve();
         };
         if ("text" in outcome) {
           return respondWhole(plan, outcome.text, headers, guard, (status, code, tokens) => {
-            if (status === 200) done();
+            if (status === 200) ctx.waitUntil(done());
             ctx.waitUntil(usage(target, status, code, tokens));
           });
         }
@@ -216,8 +216,9 @@ async function forward(
           ? { ...plan, passthrough: false, pump: () => guardStream(guard, plan.pump()) }
           : plan;
         return respondStream(ctx, streamed, outcome.stream, headers, config, (status, code, tokens) => {
-          if (status === 200 && code === null) done();
-          return usage(target, status, code, tokens);
+          ctx.waitUntil(usage(target, status, code, tokens));
+          // Kept before the client hears the end: its very next request may name these items.
+          return status === 200 && code === null ? done() : Promise.resolve();
         });
       }
       lastError = outcome.error;
@@ -467,17 +468,18 @@ function respondStream(
   upstream: OpenStream,
   headers: Headers,
   config: Config,
+  /** Records the outcome; what it returns must land before the client's stream closes. */
   record: (status: number, code: string | null, tokens: TokenUsage | null) => Promise<void>,
 ): Response {
   const pump = plan.pump();
   let finished = false;
-  let settle: () => void = () => {};
-  ctx.waitUntil(new Promise<void>((resolve) => (settle = resolve)));
-  const finish = (status: number, code: string | null) => {
-    if (finished) return;
+  const finish = (status: number, code: string | null): Promise<void> => {
+    if (finished) return Promise.resolve();
     finished = true;
     upstream.release();
-    record(status, code, pump.usage()).finally(settle);
+    const landed = record(status, code, pump.usage()).catch(() => {});
+    ctx.waitUntil(landed);
+    return Promise.race([landed, new Promise<void>((r) => setTimeout(r, FINISH_WAIT_MS))]);
   };
 
   const limit = config.MAX_UPSTREAM_RESPONSE_BYTES;
@@ -541,6 +543,8 @@ function respondStream(
 }
 
 const encoder = new TextEncoder();
+/** How long a stream's end waits for what must land before it (kept Responses items). */
+const FINISH_WAIT_MS = 1000;
 /** How long relay's reader of a pass-through stream lets small events gather (5 ms gathered too few at 10 ms pacing). */
 const OBSERVE_WAIT_MS = 50;
 const OBSERVE_BATCH_BYTES = 2048;
@@ -557,7 +561,7 @@ async function passNatively(
   out: IdentityTransformStream,
   within: (chunk: Uint8Array) => boolean,
   fail: (prefix: string, err: unknown) => Promise<void>,
-  finish: (status: number, code: string | null) => void,
+  finish: (status: number, code: string | null) => Promise<void>,
 ): Promise<void> {
   const [toClient, toRelay] = upstream.body.tee();
   const stop = new AbortController();
@@ -613,7 +617,7 @@ async function passNatively(
   hurry.abort();
   await observed.catch(() => {});
   pump.end();
-  finish(200, null);
+  await finish(200, null);
   const writer = out.writable.getWriter();
   await writer.close().catch(() => {});
 }
@@ -629,7 +633,7 @@ async function pumpInto(
   out: IdentityTransformStream,
   within: (chunk: Uint8Array) => boolean,
   fail: (prefix: string, err: unknown) => Promise<void>,
-  finish: (status: number, code: string | null) => void,
+  finish: (status: number, code: string | null) => Promise<void>,
 ): Promise<void> {
   const reader = upstream.body.getReader();
   const writer = out.writable.getWriter();
@@ -659,7 +663,7 @@ async function pumpInto(
     const rest = pump.end();
     if (rest.length) await writer.write(rest);
     done = true;
-    finish(200, null);
+    await finish(200, null);
     await writer.close().catch(() => {});
   } catch (err) {
     if (done) return;

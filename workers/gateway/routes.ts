@@ -95,11 +95,16 @@ async function handle(c: Context<AppEnv>, endpoint: Endpoint, schema: z.ZodType<
     changed = true;
   }
   const ctx = gatewayContext(c);
-  let keep: ((items: Json[]) => void) | undefined;
+  let keep: ((items: Json[]) => Promise<void>) | undefined;
   const keepItemsToo = endpoint === "responses" && keepsItems(config, body);
   if (endpoint === "responses") {
     if (await restoreItemReferences(config, ctx.caller.tenantId, body)) changed = true;
-    if (keepItemsToo) keep = (items) => ctx.waitUntil(keepItems(config, ctx.caller.tenantId, items));
+    if (keepItemsToo)
+      keep = (items) => {
+        const kept = keepItems(config, ctx.caller.tenantId, items);
+        ctx.waitUntil(kept);
+        return kept;
+      };
   }
   return proxy(ctx, {
     client: {
