@@ -207,8 +207,8 @@ async function forward(
         };
         if ("text" in outcome) {
           return respondWhole(plan, outcome.text, headers, guard, (status, code, tokens) => {
-            if (status === 200) ctx.waitUntil(done());
             ctx.waitUntil(usage(target, status, code, tokens));
+            return status === 200 ? done() : undefined;
           });
         }
         // A guarded stream changes the client's bytes: it never takes the native pass-through.
@@ -438,7 +438,8 @@ async function respondWhole(
   text: string,
   headers: Headers,
   guard: GuardrailRun | null,
-  record: (status: number, code: string | null, tokens: TokenUsage | null) => void,
+  /** Records the outcome; what it returns must land before the answer is sent. */
+  record: (status: number, code: string | null, tokens: TokenUsage | null) => Promise<void> | undefined,
 ): Promise<Response> {
   let answer: { body: string; usage: TokenUsage | null };
   try {
@@ -457,7 +458,7 @@ async function respondWhole(
       throw err;
     }
   }
-  record(200, null, answer.usage);
+  await landed(record(200, null, answer.usage));
   headers.set("content-type", "application/json");
   return new Response(answer.body, { status: 200, headers });
 }
@@ -477,9 +478,9 @@ function respondStream(
     if (finished) return Promise.resolve();
     finished = true;
     upstream.release();
-    const landed = record(status, code, pump.usage()).catch(() => {});
-    ctx.waitUntil(landed);
-    return Promise.race([landed, new Promise<void>((r) => setTimeout(r, FINISH_WAIT_MS))]);
+    const recorded = record(status, code, pump.usage());
+    ctx.waitUntil(recorded.catch(() => {}));
+    return landed(recorded);
   };
 
   const limit = config.MAX_UPSTREAM_RESPONSE_BYTES;
@@ -543,8 +544,14 @@ function respondStream(
 }
 
 const encoder = new TextEncoder();
-/** How long a stream's end waits for what must land before it (kept Responses items). */
+/** How long an answer or a stream's end waits for what must land before it (kept Responses items). */
 const FINISH_WAIT_MS = 1000;
+
+/** Waits for `work`, FINISH_WAIT_MS at most, and never throws. */
+function landed(work: Promise<void> | undefined): Promise<void> {
+  if (!work) return Promise.resolve();
+  return Promise.race([work.catch(() => {}), new Promise<void>((r) => setTimeout(r, FINISH_WAIT_MS))]);
+}
 /** How long relay's reader of a pass-through stream lets small events gather (5 ms gathered too few at 10 ms pacing). */
 const OBSERVE_WAIT_MS = 50;
 const OBSERVE_BATCH_BYTES = 2048;
