@@ -216,9 +216,11 @@ async function forward(
           ? { ...plan, passthrough: false, pump: () => guardStream(guard, plan.pump()) }
           : plan;
         return respondStream(ctx, streamed, outcome.stream, headers, config, (status, code, tokens) => {
-          ctx.waitUntil(usage(target, status, code, tokens));
-          // Kept before the client hears the end: its very next request may name these items.
-          return status === 200 && code === null ? done() : Promise.resolve();
+          // Items are kept before the client hears the end: its very next request may name them.
+          return {
+            recorded: usage(target, status, code, tokens),
+            beforeEnd: status === 200 && code === null ? done() : undefined,
+          };
         });
       }
       lastError = outcome.error;
@@ -469,18 +471,26 @@ function respondStream(
   upstream: OpenStream,
   headers: Headers,
   config: Config,
-  /** Records the outcome; what it returns must land before the client's stream closes. */
-  record: (status: number, code: string | null, tokens: TokenUsage | null) => Promise<void>,
+  /** Records the outcome; `beforeEnd` must land before the client's stream closes, `recorded` need not. */
+  record: (
+    status: number,
+    code: string | null,
+    tokens: TokenUsage | null,
+  ) => { recorded: Promise<void>; beforeEnd?: Promise<void> },
 ): Response {
   const pump = plan.pump();
   let finished = false;
+  // Registered now, while the request is alive: the outcome may be recorded after the client's
+  // stream has closed (an error written last), when a new waitUntil would come too late.
+  let settle: () => void = () => {};
+  ctx.waitUntil(new Promise<void>((resolve) => (settle = resolve)));
   const finish = (status: number, code: string | null): Promise<void> => {
     if (finished) return Promise.resolve();
     finished = true;
     upstream.release();
-    const recorded = record(status, code, pump.usage());
-    ctx.waitUntil(recorded.catch(() => {}));
-    return landed(recorded);
+    const { recorded, beforeEnd } = record(status, code, pump.usage());
+    Promise.allSettled([recorded, beforeEnd]).finally(settle);
+    return landed(beforeEnd);
   };
 
   const limit = config.MAX_UPSTREAM_RESPONSE_BYTES;
